@@ -1,11 +1,6 @@
 module strand.dev/dataplane
 
-go 1.26
-
-require (
-	strand.dev/client v0.0.0
-	strand.dev/controlplane v0.0.0
-)
+go 1.26.0
 
 replace strand.dev/client => ../client
 
