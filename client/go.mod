@@ -1,3 +1,3 @@
 module strand.dev/client
 
-go 1.26.0
+go 1.26

@@ -1,6 +1,6 @@
 module strand.dev/coordinator
 
-go 1.26.0
+go 1.26
 
 require (
 	strand.dev/client v0.0.0
