@@ -1,0 +1,5 @@
+//go:build !race
+
+package metastate
+
+const raceEnabled = false
