@@ -50,7 +50,7 @@ func TestPlaceSpread(t *testing.T) {
 			load:        Load{Replicas: map[int32]int{1: 10}, Leaders: map[int32]int{1: 5}},
 			wantLeaders: map[int32]int{2: 1, 3: 1}},
 		{name: "existing load evened out", nodes: nodes("", "", ""), partitions: 3, rf: 2,
-			load:        Load{Replicas: map[int32]int{1: 2, 2: 2}, Leaders: map[int32]int{1: 1, 2: 1}},
+			load:     Load{Replicas: map[int32]int{1: 2, 2: 2}, Leaders: map[int32]int{1: 1, 2: 1}},
 			balanced: true},
 	}
 	for _, tc := range cases {
