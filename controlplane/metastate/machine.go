@@ -27,12 +27,31 @@ type Machine struct {
 type state struct {
 	img     *wire.Image
 	applied uint64
+	// enc caches img's JSON; states sharing an image share it.
+	enc *encoded
+}
+
+// encoded is an image's JSON, computed at most once.
+type encoded struct {
+	once sync.Once
+	body []byte
+	err  error
+}
+
+// publish stores a new state. An image that did not change keeps its
+// encoding cache.
+func (m *Machine) publish(prev *state, img *wire.Image, applied uint64) {
+	enc := &encoded{}
+	if prev != nil && prev.img == img {
+		enc = prev.enc
+	}
+	m.cur.Store(&state{img: img, applied: applied, enc: enc})
 }
 
 // New returns a machine holding the empty image (version 0) of the cluster.
 func New(clusterID string) *Machine {
 	m := &Machine{clusterID: clusterID}
-	m.cur.Store(&state{img: emptyImage(clusterID)})
+	m.publish(nil, emptyImage(clusterID), 0)
 	return m
 }
 
@@ -52,6 +71,16 @@ func (m *Machine) ClusterID() string { return m.clusterID }
 // Image returns the current image. The image and everything it points to are
 // immutable: callers must not modify them, and later applies never do.
 func (m *Machine) Image() *wire.Image { return m.cur.Load().img }
+
+// ImageJSON returns the current image and its JSON encoding (as
+// encoding/json renders a wire.Image). The encoding is computed once per
+// image version and shared by every caller, so a hundred watchers woken by
+// one command cost one encoding. The bytes must not be modified.
+func (m *Machine) ImageJSON() (*wire.Image, []byte, error) {
+	s := m.cur.Load()
+	s.enc.once.Do(func() { s.enc.body, s.enc.err = json.Marshal(s.img) })
+	return s.img, s.enc.body, s.enc.err
+}
 
 // AppliedIndex is the raft index of the last entry given to Apply (accepted,
 // rejected or undecodable alike), or the index of the restored snapshot.
@@ -76,15 +105,15 @@ func (m *Machine) Apply(index uint64, data []byte) (wire.ProposeResponse, error)
 	}
 	var cmd wire.Command
 	if err := json.Unmarshal(data, &cmd); err != nil {
-		m.cur.Store(&state{img: prev.img, applied: index})
+		m.publish(prev, prev.img, index)
 		return wire.ProposeResponse{}, wire.Errorf(wire.CodeInvalidRequest, "command is not valid JSON: %v", err)
 	}
 	next, resp, err := apply(prev.img, &cmd)
 	if err != nil {
-		m.cur.Store(&state{img: prev.img, applied: index})
+		m.publish(prev, prev.img, index)
 		return wire.ProposeResponse{}, err
 	}
-	m.cur.Store(&state{img: next, applied: index})
+	m.publish(prev, next, index)
 	return resp, nil
 }
 

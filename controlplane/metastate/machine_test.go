@@ -461,3 +461,23 @@ func TestSnapshotCoversImage(t *testing.T) {
 		}
 	}
 }
+
+func TestImageJSON(t *testing.T) {
+	f := newFixture(t)
+	img, body, err := f.m.ImageJSON()
+	want, _ := json.Marshal(f.m.Image())
+	if err != nil || img != f.m.Image() || !bytes.Equal(body, want) {
+		t.Fatalf("ImageJSON: %v", err)
+	}
+	// A rejected command keeps the cached encoding; an accepted one does not.
+	f.apply(fence(9, 1, true))
+	if _, again, _ := f.m.ImageJSON(); &again[0] != &body[0] {
+		t.Fatal("encoding recomputed for an unchanged image")
+	}
+	f.mustApply(noop())
+	img2, body2, _ := f.m.ImageJSON()
+	var decoded wire.Image
+	if err := json.Unmarshal(body2, &decoded); err != nil || decoded.Version != img2.Version || img2.Version != img.Version+1 {
+		t.Fatalf("new encoding: version %d, image %d, err %v", decoded.Version, img2.Version, err)
+	}
+}

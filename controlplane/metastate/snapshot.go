@@ -58,7 +58,7 @@ func (m *Machine) Restore(data []byte) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.cur.Store(&state{img: img, applied: applied})
+	m.publish(nil, img, applied)
 	return nil
 }
 
