@@ -1,0 +1,147 @@
+package offsets
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"strand.dev/client/recordbatch"
+	"strand.dev/coordinator/group"
+)
+
+// GroupState is what one partition holds about one group.
+type GroupState struct {
+	// Snapshot is the group's last metadata, nil when none (a group known
+	// only by its committed offsets).
+	Snapshot *group.Snapshot
+	// Offsets are its committed offsets.
+	Offsets map[group.TopicPartition]OffsetValue
+}
+
+// State is the content of one offsets partition, rebuilt by applying its
+// records in offset order. It is not safe for concurrent use.
+type State struct {
+	// Groups by id.
+	Groups map[string]*GroupState
+	// Epoch is the highest ownership epoch seen.
+	Epoch int64
+	// Owner is the coordinator of the last marker seen.
+	Owner string
+	// Applied, Skipped and Corrupt count records: applied, ignored as
+	// written by a deposed owner, and undecodable (also ignored).
+	Applied, Skipped, Corrupt int64
+	// NextOffset is the offset after the last record applied.
+	NextOffset int64
+}
+
+// NewState returns an empty state.
+func NewState() *State { return &State{Groups: map[string]*GroupState{}} }
+
+// RecordEpoch reads a record's HeaderOwnerEpoch (0 when absent).
+func RecordEpoch(rec *recordbatch.Record) int64 {
+	for _, h := range rec.Headers {
+		if h.Key == HeaderOwnerEpoch && len(h.Value) == 8 {
+			return int64(binary.BigEndian.Uint64(h.Value))
+		}
+	}
+	return 0
+}
+
+// Apply applies one record. A record with an epoch below the highest seen so
+// far is skipped; an undecodable one is counted and skipped, and its error
+// returned for the caller to log.
+func (s *State) Apply(rec *recordbatch.Record) error {
+	s.NextOffset = max(s.NextOffset, rec.Offset+1)
+	epoch := RecordEpoch(rec)
+	if epoch < s.Epoch {
+		s.Skipped++
+		return nil
+	}
+	key, err := DecodeKey(rec.Key)
+	if err != nil {
+		s.Corrupt++
+		return fmt.Errorf("offset %d: %w", rec.Offset, err)
+	}
+	switch key.Kind {
+	case KindOwner:
+		if rec.Value == nil {
+			break
+		}
+		v, err := DecodeOwnerValue(rec.Value)
+		if err != nil {
+			s.Corrupt++
+			return fmt.Errorf("offset %d: %w", rec.Offset, err)
+		}
+		s.Epoch = max(s.Epoch, v.Epoch, epoch)
+		s.Owner = v.Coordinator
+	case KindOffset:
+		tp := group.TopicPartition{Topic: key.Topic, Partition: key.Partition}
+		if rec.Value == nil {
+			if g := s.Groups[key.Group]; g != nil {
+				delete(g.Offsets, tp)
+				s.dropIfEmpty(key.Group)
+			}
+			break
+		}
+		v, err := DecodeOffsetValue(rec.Value)
+		if err != nil {
+			s.Corrupt++
+			return fmt.Errorf("offset %d: %w", rec.Offset, err)
+		}
+		s.group(key.Group).Offsets[tp] = v
+	case KindGroup:
+		if rec.Value == nil {
+			if g := s.Groups[key.Group]; g != nil {
+				g.Snapshot = nil
+				s.dropIfEmpty(key.Group)
+			}
+			break
+		}
+		snap, err := DecodeGroupValue(key.Group, rec.Value)
+		if err != nil {
+			s.Corrupt++
+			return fmt.Errorf("offset %d: %w", rec.Offset, err)
+		}
+		s.group(key.Group).Snapshot = &snap
+	}
+	s.Epoch = max(s.Epoch, epoch)
+	s.Applied++
+	return nil
+}
+
+func (s *State) group(id string) *GroupState {
+	g := s.Groups[id]
+	if g == nil {
+		g = &GroupState{Offsets: map[group.TopicPartition]OffsetValue{}}
+		s.Groups[id] = g
+	}
+	return g
+}
+
+func (s *State) dropIfEmpty(id string) {
+	if g := s.Groups[id]; g != nil && g.Snapshot == nil && len(g.Offsets) == 0 {
+		delete(s.Groups, id)
+	}
+}
+
+// ApplyBatches applies every record of raw RecordBatch bytes (as a fetch
+// returns them), decompressing within limit bytes. Undecodable records are
+// skipped (counted in Corrupt); an undecodable batch is an error.
+func (s *State) ApplyBatches(raw []byte, limit int) (int, error) {
+	batches, err := recordbatch.DecodeBatches(raw, limit)
+	n := 0
+	for _, b := range batches {
+		if b.Header.Control() {
+			s.NextOffset = max(s.NextOffset, b.Header.NextOffset())
+			continue
+		}
+		for i := range b.Records {
+			_ = s.Apply(&b.Records[i])
+			n++
+		}
+		s.NextOffset = max(s.NextOffset, b.Header.NextOffset())
+	}
+	if err != nil {
+		return n, fmt.Errorf("offsets: decode: %w", err)
+	}
+	return n, nil
+}
