@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"strand.dev/client/wire"
@@ -109,19 +110,43 @@ func (c *Controller) act(ctx context.Context, epoch int64) {
 	c.mu.Unlock()
 
 	c.establishLeadership(epoch)
-	done := make(chan struct{})
-	go func() { defer close(done); c.keepLease(lctx, epoch) }()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.keepLease(lctx, epoch) }()
+	go func() { defer wg.Done(); c.watchdog(lctx, epoch) }()
 	c.leaderLoop(lctx, epoch)
 	cancel()
-	<-done
+	wg.Wait()
 	c.revokeLeadership(epoch, ctx.Err() != nil)
 	if ctx.Err() != nil {
 		c.releaseLease(epoch)
 	}
 }
 
+// watchdog revokes the leadership when the lease deadline passes without a
+// renewal, even while a renewal request hangs.
+func (c *Controller) watchdog(ctx context.Context, epoch int64) {
+	for {
+		deadline, ok := c.deadline(epoch)
+		if !ok {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			c.lose(epoch, "lease expired")
+			return
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // keepLease renews the lease every lease/3 and revokes the leadership when
-// a renewal is refused or the lease may have lapsed.
+// a renewal is refused.
 func (c *Controller) keepLease(ctx context.Context, epoch int64) {
 	period := c.cfg.Lease / 3
 	timer := time.NewTimer(period)
@@ -131,16 +156,10 @@ func (c *Controller) keepLease(ctx context.Context, epoch int64) {
 		if !ok {
 			return
 		}
-		expiry := time.NewTimer(time.Until(deadline))
 		select {
 		case <-ctx.Done():
-			expiry.Stop()
-			return
-		case <-expiry.C:
-			c.lose(epoch, "lease expired")
 			return
 		case <-timer.C:
-			expiry.Stop()
 		}
 		sent := time.Now()
 		rctx, cancel := context.WithDeadline(ctx, deadline)
