@@ -145,4 +145,3 @@ func leadersOf(img *wire.Image, topic string) []int32 {
 	}
 	return out
 }
-
