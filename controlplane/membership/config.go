@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -58,9 +59,15 @@ type Config struct {
 	// AdvertiseAddr is the host:port others reach this member at, when it
 	// differs from BindAddr (NAT, 0.0.0.0 binds). Empty: derived from BindAddr.
 	AdvertiseAddr string
-	// Join lists host:port addresses of existing members. New joins at least
-	// one of them or fails; empty starts a new pool.
+	// Join lists host:port addresses of existing members (a list shared by
+	// every process may include this member's own address). New joins at
+	// least one of them or fails; empty starts a new pool.
 	Join []string
+	// RetryJoin, when positive, makes a failed join at start not an error
+	// (unless the id is a duplicate): New returns a member alone in its pool
+	// that keeps retrying Join every RetryJoin for as long as it sees no
+	// other member alive, so processes may start in any order.
+	RetryJoin time.Duration
 	// Keys is the gossip keyring, primary key first (16, 24 or 32 bytes each,
 	// AES-128/192/256). Empty: gossip is not encrypted.
 	Keys [][]byte
@@ -132,6 +139,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Timing.Validate(); err != nil {
 		return bad("%v", err)
+	}
+	if c.RetryJoin < 0 {
+		return bad("retry-join interval %v is negative", c.RetryJoin)
 	}
 	if c.EventBuffer < 0 {
 		return bad("event buffer %d is negative", c.EventBuffer)

@@ -22,6 +22,7 @@
 //		Rack:       "rack-a",
 //		BindAddr:   "0.0.0.0:7946",
 //		Join:       []string{"10.0.0.1:7946"},
+//		RetryJoin:  2 * time.Second, // start in any order
 //		Keys:       keys, // from ParseKey / LoadKeyringFile, or nil for no encryption
 //		Timing:     membership.DefaultTiming(),
 //	})

@@ -78,7 +78,15 @@ func New(cfg Config) (*Pool, error) {
 	p.wg.Add(1)
 	go p.pump()
 	if len(cfg.Join) > 0 {
-		if err := p.Join(cfg.Join); err != nil {
+		err := p.Join(cfg.Join)
+		switch {
+		case err == nil && cfg.RetryJoin > 0:
+			p.startRetryJoin()
+		case err == nil:
+		case cfg.RetryJoin > 0 && !errors.Is(err, ErrDuplicateID):
+			logger.Warn("joining the gossip pool failed, retrying", "join", cfg.Join, "every", cfg.RetryJoin, "err", err)
+			p.startRetryJoin()
+		default:
 			_ = p.Shutdown()
 			return nil, err
 		}
@@ -166,6 +174,44 @@ func (p *Pool) Join(addrs []string) error {
 		return fmt.Errorf("membership: join %v as %s: %w", addrs, p.name, ErrDuplicateID)
 	}
 	return fmt.Errorf("membership: join %v as %s (no member reachable, a gossip key that does not match, or this id alive elsewhere): %w", addrs, p.name, err)
+}
+
+// startRetryJoin starts the goroutine that rejoins through cfg.Join while no
+// other member is alive; it ends with Shutdown.
+func (p *Pool) startRetryJoin() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(p.cfg.RetryJoin)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+			}
+			if p.othersAlive() {
+				continue
+			}
+			if err := p.Join(p.cfg.Join); err != nil {
+				if errors.Is(err, ErrDuplicateID) {
+					p.logger.Error("gossip join refused: this id is alive elsewhere", "err", err)
+				} else {
+					p.logger.Debug("retrying gossip join", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// othersAlive reports whether any member other than this one is alive.
+func (p *Pool) othersAlive() bool {
+	for _, m := range p.serf.Members() {
+		if m.Name != p.name && m.Status == serf.StatusAlive {
+			return true
+		}
+	}
+	return false
 }
 
 // Name is the local member's gossip name.

@@ -344,3 +344,27 @@ func TestKeyringFile(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestPoolRetryJoinInAnyOrder(t *testing.T) {
+	// Reserve an address for the seed, start the joiner first.
+	seedProbe := startPool(t, Config{Role: RoleController, ID: "probe"})
+	seedAddr := seedProbe.LocalAddr()
+	_ = seedProbe.Shutdown()
+
+	joiner := startPool(t, Config{Role: RoleData, ID: "1", Join: []string{seedAddr}, RetryJoin: 50 * time.Millisecond})
+	if _, err := New(Config{Role: RoleData, ID: "2", BindAddr: "127.0.0.1:0", Join: []string{seedAddr}, Logger: testLogger(t)}); err == nil {
+		t.Fatal("a join without retry to a dead seed succeeded")
+	}
+	var seed *Pool
+	checkFor(t, 30*time.Second, func() error {
+		p, err := New(Config{Role: RoleController, ID: "seed", BindAddr: seedAddr, Logger: testLogger(t)})
+		if err != nil {
+			return err
+		}
+		seed = p
+		return nil
+	})
+	t.Cleanup(func() { _ = seed.Shutdown() })
+	waitStatus(t, seed, "data-1", StatusAlive)
+	waitStatus(t, joiner, "controller-seed", StatusAlive)
+}
