@@ -68,8 +68,8 @@ func TestFailoverRebalanceAndTopicAdmin(t *testing.T) {
 		return nil
 	})
 	for _, a := range meta.appliedCmds() {
-		if a.epoch != epoch {
-			t.Fatalf("command %s written at epoch %d, the controller's is %d", a.typ, a.epoch, epoch)
+		if a.Epoch != epoch {
+			t.Fatalf("command %s written at epoch %d, the controller's is %d", a.Type, a.Epoch, epoch)
 		}
 	}
 
@@ -332,8 +332,8 @@ func TestStandbyForwardsAndTakesOverAfterPause(t *testing.T) {
 		return nil
 	})
 	for _, cmd := range meta.appliedCmds() {
-		if cmd.version > takeover && cmd.epoch != epochB {
-			t.Fatalf("a command at epoch %d landed after b took over at version %d: %+v", cmd.epoch, takeover, cmd)
+		if cmd.Version > takeover && cmd.Epoch != epochB {
+			t.Fatalf("a command at epoch %d landed after b took over at version %d: %+v", cmd.Epoch, takeover, cmd)
 		}
 	}
 	if active, _ := a.Active(); active {

@@ -9,31 +9,16 @@ import (
 
 	"strand.dev/client/wire"
 	"strand.dev/controlplane/membership"
-	"strand.dev/controlplane/metastate"
+	"strand.dev/controlplane/controller/metafake"
 )
 
-// fakeMeta is strand-meta in memory: the real state machine, a watch, and
-// the raft leader's lease rule (a takeover is refused until no renewal was
-// applied for LeaseMs on this clock).
-type fakeMeta struct {
-	mu          sync.Mutex
-	m           *metastate.Machine
-	index       uint64
-	changed     chan struct{}
-	lastRenewal time.Time
-	// applied records every accepted controller command with its epoch
-	// and the version it produced.
-	applied []appliedCmd
-}
+// fakeMeta is metafake.Meta with test helpers.
+type fakeMeta struct{ *metafake.Meta }
 
-type appliedCmd struct {
-	typ     wire.CommandType
-	epoch   int64
-	version uint64
-}
+type appliedCmd = metafake.Applied
 
 func newFakeMeta(t *testing.T, nodes ...wire.NodeRecord) *fakeMeta {
-	f := &fakeMeta{m: metastate.New("test-cluster"), changed: make(chan struct{})}
+	f := &fakeMeta{metafake.New("test-cluster")}
 	for _, n := range nodes {
 		if n.Addr == "" {
 			n.Addr = "127.0.0.1:1"
@@ -51,85 +36,9 @@ func newFakeMeta(t *testing.T, nodes ...wire.NodeRecord) *fakeMeta {
 	return f
 }
 
-func (f *fakeMeta) Image(ctx context.Context, stale bool) (*wire.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.m.Image(), nil
-}
+func (f *fakeMeta) image() *wire.Image { return f.Current() }
 
-func (f *fakeMeta) Watch(ctx context.Context, after uint64) (*wire.Image, error) {
-	timeout := time.After(500 * time.Millisecond)
-	for {
-		f.mu.Lock()
-		img, ch := f.m.Image(), f.changed
-		f.mu.Unlock()
-		if img.Version > after {
-			return img, nil
-		}
-		select {
-		case <-ch:
-		case <-timeout:
-			return img, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-func (f *fakeMeta) Propose(ctx context.Context, cmd *wire.Command) (*wire.ProposeResponse, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, wire.Errorf(wire.CodeRequestTimedOut, "%v", err)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	img := f.m.Image()
-	if cmd.Type == wire.CmdAcquireLease && metastate.IsLeaseTakeover(img.Controller, cmd.AcquireLease) &&
-		time.Since(f.lastRenewal) < time.Duration(img.Controller.LeaseMs)*time.Millisecond {
-		return nil, wire.Errorf(wire.CodeInvalidUpdateVersion, "the lease of %s has not lapsed", img.Controller.Holder)
-	}
-	f.index++
-	resp, err := f.m.ApplyCommand(f.index, cmd)
-	if err != nil {
-		return nil, err
-	}
-	if cmd.Type == wire.CmdAcquireLease {
-		f.lastRenewal = time.Now()
-	}
-	if epoch := controllerEpoch(cmd); epoch != 0 {
-		f.applied = append(f.applied, appliedCmd{typ: cmd.Type, epoch: epoch, version: resp.Version})
-	}
-	close(f.changed)
-	f.changed = make(chan struct{})
-	return &resp, nil
-}
-
-func controllerEpoch(cmd *wire.Command) int64 {
-	switch {
-	case cmd.SetNodeFenced != nil:
-		return cmd.SetNodeFenced.ControllerEpoch
-	case cmd.UpdatePartitions != nil:
-		return cmd.UpdatePartitions.ControllerEpoch
-	case cmd.CreateTopic != nil:
-		return cmd.CreateTopic.ControllerEpoch
-	case cmd.DeleteTopic != nil:
-		return cmd.DeleteTopic.ControllerEpoch
-	case cmd.AlterTopicConfigs != nil:
-		return cmd.AlterTopicConfigs.ControllerEpoch
-	}
-	return 0
-}
-
-func (f *fakeMeta) image() *wire.Image {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.m.Image()
-}
-
-func (f *fakeMeta) appliedCmds() []appliedCmd {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]appliedCmd(nil), f.applied...)
-}
+func (f *fakeMeta) appliedCmds() []appliedCmd { return f.Applied() }
 
 // applyAs applies a command outside any controller (a data node's AlterISR).
 func (f *fakeMeta) applyAs(t *testing.T, cmd *wire.Command) {
