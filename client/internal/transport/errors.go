@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"strand.dev/client/wire"
 )
@@ -53,4 +54,11 @@ func Retriable(err error) bool {
 // IsContextErr reports whether err is the caller's context ending.
 func IsContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// NotSent reports whether err says the request never reached the node (the
+// connection could not be made), so that retrying it cannot apply it twice.
+func NotSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
