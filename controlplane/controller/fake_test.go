@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"strand.dev/client/wire"
-	"strand.dev/controlplane/membership"
 	"strand.dev/controlplane/controller/metafake"
+	"strand.dev/controlplane/membership"
 )
 
 // fakeMeta is metafake.Meta with test helpers.
