@@ -56,9 +56,10 @@ type NodeRecord struct {
 	// start time in Unix nanoseconds, or any larger number); a registration
 	// with an incarnation not above the recorded one is stale.
 	Incarnation int64 `json:"incarnation"`
-	// Fenced nodes lead nothing and are in no ISR. A newly registered node
-	// starts fenced; the active controller unfences it when gossip sees it
-	// alive.
+	// Fenced nodes lead nothing and join no ISR; a fenced node stays only
+	// in an ISR of which it is the last member (it holds every acknowledged
+	// record there). A newly registered node starts fenced; the active
+	// controller unfences it when gossip sees it alive.
 	Fenced bool `json:"fenced"`
 }
 
@@ -153,9 +154,10 @@ type RegisterNodeCmd struct {
 }
 
 // SetNodeFencedCmd fences or unfences a node (controller only). Fencing a
-// node also removes it from every ISR and clears its leaderships (bumping
-// leader and partition epochs); it does not elect new leaders, which the
-// controller does with UpdatePartitions in the same or a following command.
+// node also removes it from every ISR but those of which it is the last
+// member, and clears its leaderships (bumping leader and partition epochs);
+// it does not elect new leaders, which the controller does with
+// UpdatePartitions in the same or a following command.
 type SetNodeFencedCmd struct {
 	ControllerEpoch int64 `json:"controller_epoch"`
 	NodeID          int32 `json:"node_id"`

@@ -151,9 +151,9 @@ func TestSetNodeFenced(t *testing.T) {
 				t.Fatalf("partition touched: %+v", p)
 			}
 		}},
-		{name: "fence everything", setup: []*wire.Command{fence(1, 1, true), fence(1, 2, true)}, cmd: fence(1, 3, true), check: func(t *testing.T, img *wire.Image, _ wire.ProposeResponse) {
+		{name: "fence everything: the last isr member stays", setup: []*wire.Command{fence(1, 1, true), fence(1, 2, true)}, cmd: fence(1, 3, true), check: func(t *testing.T, img *wire.Image, _ wire.ProposeResponse) {
 			for _, p := range img.Topics["t"].Partitions {
-				if p.Leader != -1 || len(p.ISR) != 0 || p.ISR == nil {
+				if p.Leader != -1 || len(p.ISR) != 1 || p.ISR[0] != 3 {
 					t.Fatalf("partition %+v", p)
 				}
 			}

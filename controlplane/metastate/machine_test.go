@@ -250,8 +250,11 @@ func checkInvariants(t *testing.T, img *wire.Image) {
 			}
 			for _, r := range p.ISR {
 				n := img.Nodes[r]
-				if n == nil || n.Fenced || !contains(p.Replicas, r) {
-					t.Fatalf("%s-%d: isr member %d is fenced, unknown or not a replica: %+v", name, i, r, p)
+				if n == nil || !contains(p.Replicas, r) {
+					t.Fatalf("%s-%d: isr member %d is unknown or not a replica: %+v", name, i, r, p)
+				}
+				if n.Fenced && len(p.ISR) > 1 {
+					t.Fatalf("%s-%d: fenced isr member %d is not the last one: %+v", name, i, r, p)
 				}
 			}
 			if p.Leader != -1 && !contains(p.ISR, p.Leader) {

@@ -51,10 +51,14 @@ func (b *builder) setNodeFenced(c *wire.SetNodeFencedCmd) error {
 // fenceEverywhere removes node from every ISR and clears its leaderships.
 // Each partition touched gets one partition epoch bump; one whose leader was
 // the node also gets a leader epoch bump and leader -1.
+//
+// As in Kafka, the last member of an ISR stays in it: it holds every
+// acknowledged record, so when it comes back it can lead again cleanly,
+// while removing it would leave only an unclean election.
 func (b *builder) fenceEverywhere(node int32) {
 	for name, t := range b.img.Topics {
 		for i, p := range t.Partitions {
-			inISR := contains(p.ISR, node)
+			inISR := contains(p.ISR, node) && len(p.ISR) > 1
 			if !inISR && p.Leader != node {
 				continue
 			}
