@@ -21,7 +21,7 @@ import (
 	"strand.dev/controlplane/membership"
 )
 
-var binary string
+var binary, metaBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "strand-controller-test")
@@ -30,8 +30,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "strand-controller")
-	if out, err := exec.Command("go", "build", "-race", "-o", binary, ".").CombinedOutput(); err != nil {
+	// The controller under test runs with the race detector unless
+	// STRAND_NO_RACE is set (for timing runs).
+	args := []string{"build", "-race", "-o", binary, "."}
+	if os.Getenv("STRAND_NO_RACE") != "" {
+		args = []string{"build", "-o", binary, "."}
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	metaBinary = filepath.Join(dir, "strand-meta")
+	if out, err := exec.Command("go", "build", "-o", metaBinary, "../strand-meta").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build strand-meta: %v\n%s", err, out)
 		os.Exit(1)
 	}
 	code := m.Run()
