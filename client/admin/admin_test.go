@@ -141,3 +141,29 @@ func TestClusterDownGivesUpWithinTimeout(t *testing.T) {
 		t.Fatalf("%v after %v", err, time.Since(start))
 	}
 }
+
+func TestClusterStatus(t *testing.T) {
+	fc := fakecluster.New(3, t.Cleanup)
+	fc.CreateTopic("t", 3, nil)
+	a := newAdmin(t, fc)
+	ctx := context.Background()
+	if _, err := a.Metadata(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fc.SetStopped(3, true)
+	st, err := a.ClusterStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Standalone || len(st.MetaNodes) != 0 || st.Controller != fc.Addr(1) || len(st.DataNodes) != 3 {
+		t.Fatalf("%+v", st)
+	}
+	for _, n := range st.DataNodes {
+		if n.Alive != (n.ID != 3) || n.Leads != 1 || (n.ID == 3) != (n.Error != "") {
+			t.Fatalf("node %+v", n)
+		}
+	}
+	if _, err := a.MetaClient(ctx); !errors.Is(err, ErrNoMeta) {
+		t.Fatalf("meta client of a cluster without strand-meta: %v", err)
+	}
+}

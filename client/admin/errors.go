@@ -1,6 +1,10 @@
 package admin
 
-import "strand.dev/client/wire"
+import (
+	"errors"
+
+	"strand.dev/client/wire"
+)
 
 // Sentinels for errors.Is on the errors the Admin methods return. The
 // errors themselves are *wire.Error values carrying the server's message.
@@ -15,3 +19,7 @@ var (
 	// fewer than one.
 	ErrInvalidReplicationFactor = &wire.Error{Code: wire.CodeInvalidReplicationFactor}
 )
+
+// ErrNoMeta: the cluster has no strand-meta nodes (a standalone data node),
+// so there is no raft membership to show or change.
+var ErrNoMeta = errors.New("the cluster has no strand-meta nodes (a standalone data node)")
