@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"strand.dev/client/metaclient"
 	"strand.dev/client/wire"
 	"strand.dev/controlplane/controller/metafake"
 	"strand.dev/controlplane/membership"
@@ -154,17 +155,36 @@ func waitActive(t *testing.T, procs ...*proc) *proc {
 // cluster is a fake strand-meta over HTTP with three registered data nodes,
 // each a gossip member in this test process.
 type cluster struct {
-	meta     *metafake.Meta
+	meta     *metafake.Meta // nil with a real strand-meta
 	metaAddr string
+	client   *metaclient.Client
 	data     map[int32]*membership.Pool
 	seed     string
 }
 
-func newCluster(t *testing.T) *cluster {
-	c := &cluster{meta: metafake.New("proc-test"), data: map[int32]*membership.Pool{}}
-	srv := httptest.NewServer(c.meta.Handler())
-	t.Cleanup(srv.Close)
-	c.metaAddr = strings.TrimPrefix(srv.URL, "http://")
+// current reads the image.
+func (c *cluster) current(t *testing.T) *wire.Image {
+	t.Helper()
+	img, err := c.client.Image(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// newCluster starts the data nodes' gossip members and registers them with
+// a fake strand-meta, or with a real one when real is set.
+func newCluster(t *testing.T, real bool) *cluster {
+	c := &cluster{data: map[int32]*membership.Pool{}}
+	if real {
+		c.metaAddr = startMeta(t)
+	} else {
+		c.meta = metafake.New("proc-test")
+		srv := httptest.NewServer(c.meta.Handler())
+		t.Cleanup(srv.Close)
+		c.metaAddr = strings.TrimPrefix(srv.URL, "http://")
+	}
+	c.client = metaclient.New([]string{c.metaAddr})
 	for id := int32(1); id <= 3; id++ {
 		cfg := membership.Config{Role: membership.RoleData, ID: fmt.Sprint(id), APIAddr: fmt.Sprintf("127.0.0.1:%d", 1000+id), BindAddr: "127.0.0.1:0"}
 		if c.seed != "" {
@@ -179,7 +199,7 @@ func newCluster(t *testing.T) *cluster {
 		if c.seed == "" {
 			c.seed = pool.LocalAddr()
 		}
-		if _, err := c.meta.Propose(t.Context(), &wire.Command{Type: wire.CmdRegisterNode, RegisterNode: &wire.RegisterNodeCmd{Node: wire.NodeRecord{
+		if _, err := c.client.Propose(t.Context(), &wire.Command{Type: wire.CmdRegisterNode, RegisterNode: &wire.RegisterNodeCmd{Node: wire.NodeRecord{
 			ID: id, Addr: cfg.APIAddr, GossipAddr: pool.LocalAddr(), Incarnation: 1,
 		}}}); err != nil {
 			t.Fatal(err)
@@ -228,7 +248,14 @@ func TestHelpAndBadFlags(t *testing.T) {
 // controller; the standby takes over and still handles a data-node failure.
 // Then SIGTERM of the new active one exits 0 and hands over at once.
 func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
-	c := newCluster(t)
+	for _, real := range []bool{false, true} {
+		t.Run(map[bool]string{false: "fake-meta", true: "strand-meta"}[real], func(t *testing.T) {
+			killActive(t, newCluster(t, real))
+		})
+	}
+}
+
+func killActive(t *testing.T, c *cluster) {
 	a := startProc(t, "controller-a", c.metaAddr, c.seed)
 	b := startProc(t, "controller-b", c.metaAddr, c.seed)
 	active := waitActive(t, a, b)
@@ -237,7 +264,7 @@ func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
 		standby = a
 	}
 	checkFor(t, 30*time.Second, func() error {
-		for id, n := range c.meta.Current().Nodes {
+		for id, n := range c.current(t).Nodes {
 			if n.Fenced {
 				return fmt.Errorf("node %d fenced", id)
 			}
@@ -249,14 +276,14 @@ func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
 	checkFor(t, 30*time.Second, func() error {
 		return post(t, standby.api, wire.PathAdminTopics, wire.CreateTopicRequest{Topic: "t", Partitions: 12, ReplicationFactor: 3}, &md)
 	})
-	oldEpoch := c.meta.Current().Controller.Epoch
+	oldEpoch := c.current(t).Controller.Epoch
 
 	killed := time.Now()
 	if err := active.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	checkFor(t, 30*time.Second, func() error {
-		if l := c.meta.Current().Controller; l.Holder != standby.id || l.Epoch <= oldEpoch {
+		if l := c.current(t).Controller; l.Holder != standby.id || l.Epoch <= oldEpoch {
 			return fmt.Errorf("lease %+v", l)
 		}
 		return nil
@@ -267,7 +294,7 @@ func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
 	failed := time.Now()
 	_ = c.data[2].Shutdown()
 	checkFor(t, 30*time.Second, func() error {
-		img := c.meta.Current()
+		img := c.current(t)
 		if !img.Nodes[2].Fenced {
 			return errors.New("node 2 not fenced")
 		}
@@ -293,7 +320,7 @@ func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	if l := c.meta.Current().Controller; l.Holder != "" {
+	if l := c.current(t).Controller; l.Holder != "" {
 		t.Fatalf("lease not released: %+v", l)
 	}
 }
@@ -302,7 +329,7 @@ func TestKillActiveControllerStandbyTakesOver(t *testing.T) {
 // the standby holds the lease, then SIGCONT: nothing the resumed one sends
 // lands.
 func TestPausedControllerWritesNothing(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, false)
 	a := startProc(t, "controller-a", c.metaAddr, c.seed)
 	active := waitActive(t, a)
 	b := startProc(t, "controller-b", c.metaAddr, c.seed)
