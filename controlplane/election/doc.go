@@ -14,6 +14,10 @@
 //
 //   - ISR members that are dead (not alive in gossip, or not registered)
 //     leave the ISR; members in controlled shutdown stay until they leave.
+//     When every ISR member is dead the ISR is kept unchanged (leader -1),
+//     as Kafka does, so the first of them to return leads with nothing
+//     lost; a single-replica partition's replica counts as in sync even
+//     when its ISR record is empty (fencing empties it).
 //   - A partition whose leader is dead, gone from the ISR, or shutting down
 //     gets the first replica (in replica order, so the preferred replica
 //     first) that is in the remaining ISR, alive and not shutting down; the

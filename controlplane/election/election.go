@@ -127,6 +127,17 @@ func decide(plan *Plan, topic string, p *wire.PartitionRecord, in Input, alive, 
 			isr = append(isr, r)
 		}
 	}
+	if len(isr) == 0 && len(p.ISR) > 0 {
+		// Every in-sync replica is dead: the ISR is kept as it is
+		// (Kafka's rule), so the first of them to return can lead
+		// without losing acknowledged records.
+		isr = append(isr, p.ISR...)
+	}
+	if len(isr) == 0 && len(p.Replicas) == 1 && eligible(p.Replicas[0]) {
+		// A single replica is always the last one in sync, even once
+		// fencing has emptied the ISR record.
+		isr = append(isr, p.Replicas[0])
+	}
 	leader := p.Leader
 	kind := ""
 	leaderOK := leader >= 0 && alive(leader) && contains(isr, leader)
