@@ -31,7 +31,8 @@
 // publishes the newest image), the gossip pump (turns membership events into
 // a wake-up signal), the HTTP server (admin API, forwarding, status,
 // /healthz, /metrics) and the campaign loop (acquires the lease, then runs the
-// leader loop and the lease keeper while active). State shared between them
-// is in leadership (mu) and the shutdown set (shutdownMu); the two mutexes are
-// never held together.
+// leader loop, the lease keeper and the lease watchdog while active). State
+// shared between them is the newest image (imgMu, with an atomic pointer for
+// readers), the leadership (mu) and the shutdown set (shutdownMu); no two of
+// these mutexes are ever held together, and none is held across I/O.
 package controller
