@@ -127,6 +127,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL is in the NodeError already
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w: %w", ctxErr, err)
 		}
