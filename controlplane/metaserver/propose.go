@@ -83,7 +83,10 @@ func (s *Server) propose(ctx *fasthttp.RequestCtx, cmd *wire.Command, body []byt
 // RenewedAt that lapsed. It returns the command to propose (nil: unchanged).
 func (s *Server) checkTakeover(cmd *wire.Command) ([]byte, error) {
 	cur := s.machine.Image().Controller
-	if !metastate.IsLeaseTakeover(cur, cmd.AcquireLease) {
+	if !metastate.IsLeaseTakeover(cur, cmd.AcquireLease) || cmd.AcquireLease.Epoch != cur.Epoch {
+		// Not a takeover, or one at a stale epoch that the state machine
+		// rejects (STALE_CONTROLLER_EPOCH tells the old holder it is
+		// fenced).
 		return nil, nil
 	}
 	lapsed, left, ok := s.lease.check(cur)

@@ -224,7 +224,9 @@ type Status struct {
 	Commit        uint64
 	Applied       uint64
 	SnapshotIndex uint64
-	Members       []MemberStatus
+	// FirstIndex is the first log entry still held (compaction moves it).
+	FirstIndex uint64
+	Members    []MemberStatus
 }
 
 // MemberStatus is a member and, on the leader, its replication progress.
@@ -243,6 +245,7 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 			ID: n.cfg.ID, Term: rs.GetTerm(), Leader: rs.Lead, State: rs.RaftState.String(),
 			Commit: rs.GetCommit(), Applied: n.applied, SnapshotIndex: n.snapIndex,
 		}
+		st.FirstIndex, _ = n.storage.FirstIndex()
 		for _, m := range n.memberList() {
 			ms := MemberStatus{Member: m}
 			if pr, ok := rs.Progress[m.ID]; ok {

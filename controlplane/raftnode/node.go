@@ -149,6 +149,7 @@ func newNode(cfg Config, lock *os.File) (*Node, error) {
 	tc := cfg.Transport
 	tc.ClusterID, tc.LocalID, tc.Raft, tc.Logger = cfg.ClusterID, cfg.ID, n, cfg.Logger
 	tc.IsRemoved = n.isRemoved
+	tc.OnRemoved = n.reportRemoved
 	n.tr = transport.New(tc)
 	// Seed the transport with the configured addresses; the replicated
 	// member list (snapshot, then conf changes) overrides them.
@@ -245,6 +246,23 @@ func (n *Node) Process(ctx context.Context, m *raftpb.Message) error {
 func (n *Node) ReportUnreachable(id uint64) {
 	select {
 	case n.reportc <- func() { n.rn.ReportUnreachable(id) }:
+	default:
+	}
+}
+
+// reportRemoved is the transport's news that a peer applied this member's
+// removal: the loop stops with ErrRemoved.
+func (n *Node) reportRemoved() {
+	select {
+	case n.reportc <- func() {
+		if !n.removedSelf {
+			n.log.Warn("a peer reports that this member was removed from the cluster")
+			if err := markRemoved(n.cfg.Dir); err != nil {
+				n.log.Error("mark removed", "err", err)
+			}
+			n.removedSelf = true
+		}
+	}:
 	default:
 	}
 }

@@ -44,6 +44,7 @@ func (t *Transport) Handler(ctx *fasthttp.RequestCtx) {
 	}
 	if t.cfg.IsRemoved != nil && t.cfg.IsRemoved(from) {
 		writeError(ctx, wire.Errorf(wire.CodeMemberNotFound, "member %d was removed from the cluster", from))
+		ctx.SetStatusCode(fasthttp.StatusGone)
 		return
 	}
 	kind := string(h.Peek(headerStream))

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -104,6 +105,9 @@ func (p *peer) run() {
 		}
 		if conn == nil {
 			c, err := p.dial()
+			if errors.Is(err, errRemoved) && p.t.cfg.OnRemoved != nil {
+				p.t.cfg.OnRemoved()
+			}
 			if err != nil {
 				n := 1 + p.drain()
 				p.t.metrics.incDropped(p.label, "unreachable", n)

@@ -36,6 +36,10 @@ const (
 // raft.
 const snapshotAck = 'k'
 
+// errRemoved reports that the peer refused a stream because this member was
+// removed from the cluster (HTTP 410).
+var errRemoved = errors.New("transport: this member was removed from the cluster")
+
 // errFrameTooLarge reports a frame over the configured limit.
 var errFrameTooLarge = errors.New("transport: frame too large")
 
@@ -111,6 +115,9 @@ func openStream(addr, kind, cluster string, from, to uint64, timeout time.Durati
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		conn.Close()
+		if resp.StatusCode == http.StatusGone {
+			return nil, nil, fmt.Errorf("%w (said %s)", errRemoved, addr)
+		}
 		return nil, nil, fmt.Errorf("transport: %s refused the stream: %w", addr, wire.UnmarshalError(resp.StatusCode, body))
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {

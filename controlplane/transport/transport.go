@@ -47,6 +47,11 @@ type Config struct {
 	// IsRemoved reports members removed from the cluster, whose streams
 	// are refused. Optional.
 	IsRemoved func(id uint64) bool
+	// OnRemoved, when set, is called when a peer refuses a stream because
+	// this member was removed from the cluster (it applied the removal;
+	// this member may never learn it from raft, as the leader stops
+	// replicating to a removed member).
+	OnRemoved func()
 	// Filter, when set, is asked for every message sent or received; false
 	// drops it. It is for fault injection in tests (cutting links).
 	Filter func(from, to uint64) bool
