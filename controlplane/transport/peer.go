@@ -3,8 +3,8 @@ package transport
 import (
 	"bufio"
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
