@@ -177,3 +177,24 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("batch replay differs: %+v", s2)
 	}
 }
+
+func TestApplyBatchesSkipsWhatWasApplied(t *testing.T) {
+	off := func(o int64) []byte { return (OffsetValue{Offset: o, LeaderEpoch: -1}).Encode() }
+	recs := []recordbatch.Record{
+		rec(0, 1, OffsetKey("g", "t", 0), off(1)),
+		rec(1, 1, OffsetKey("g", "t", 0), off(2)),
+		rec(2, 1, OffsetKey("g", "t", 0), off(3)),
+	}
+	b, err := recordbatch.Encode(recs, recordbatch.EncodeOptions{KeepOffsets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewState()
+	s.NextOffset = 2
+	if n, err := s.ApplyBatches(b, 1<<20); err != nil || n != 1 {
+		t.Fatalf("ApplyBatches = %d, %v; want 1 record", n, err)
+	}
+	if s.Applied != 1 || s.NextOffset != 3 {
+		t.Fatalf("applied %d next %d", s.Applied, s.NextOffset)
+	}
+}

@@ -123,9 +123,11 @@ func (s *State) dropIfEmpty(id string) {
 	}
 }
 
-// ApplyBatches applies every record of raw RecordBatch bytes (as a fetch
-// returns them), decompressing within limit bytes. Undecodable records are
-// skipped (counted in Corrupt); an undecodable batch is an error.
+// ApplyBatches applies the records of raw RecordBatch bytes (as a fetch
+// returns them) from NextOffset on, decompressing within limit bytes; records
+// below NextOffset (a fetch answers whole batches) are passed over.
+// Undecodable records are skipped (counted in Corrupt); an undecodable batch
+// is an error. It returns the number of records applied or skipped.
 func (s *State) ApplyBatches(raw []byte, limit int) (int, error) {
 	batches, err := recordbatch.DecodeBatches(raw, limit)
 	n := 0
@@ -135,6 +137,9 @@ func (s *State) ApplyBatches(raw []byte, limit int) (int, error) {
 			continue
 		}
 		for i := range b.Records {
+			if b.Records[i].Offset < s.NextOffset {
+				continue
+			}
 			_ = s.Apply(&b.Records[i])
 			n++
 		}

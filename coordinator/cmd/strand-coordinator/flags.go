@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"strand.dev/controlplane/membership"
+	"strand.dev/coordinator/group"
+	"strand.dev/coordinator/server"
+)
+
+// flags are strand-coordinator's flags; each has a STRAND_ twin.
+func flags() []cli.Flag {
+	d := server.DefaultConfig()
+	g := group.Config{}.WithDefaults()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "id", EnvVars: []string{"STRAND_ID"}, Usage: "this coordinator's id (letters, digits, '.', '_', '-'); required"},
+		&cli.StringFlag{Name: "listen", EnvVars: []string{"STRAND_LISTEN"}, Value: d.Listen, Usage: "host:port of the HTTP API (port 0 picks one)"},
+		&cli.StringFlag{Name: "advertise-addr", EnvVars: []string{"STRAND_ADVERTISE_ADDR"}, Usage: "host:port clients are told to use (default: the bound listen address)"},
+		&cli.StringFlag{Name: "meta", EnvVars: []string{"STRAND_META"}, Usage: "strand-meta API addresses, comma-separated (cluster mode)"},
+		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"STRAND_STANDALONE"}, Usage: "run without strand-meta and gossip, owning every offsets partition, against --data (development)"},
+		&cli.StringFlag{Name: "data", EnvVars: []string{"STRAND_DATA"}, Usage: "data node API addresses, comma-separated (standalone mode)"},
+		&cli.StringFlag{Name: "gossip-bind", EnvVars: []string{"STRAND_GOSSIP_BIND"}, Usage: "host:port to gossip on (cluster mode; empty disables gossip: this coordinator then assumes it is alone)"},
+		&cli.StringFlag{Name: "gossip-advertise", EnvVars: []string{"STRAND_GOSSIP_ADVERTISE"}, Usage: "host:port others gossip to, when it differs from --gossip-bind"},
+		&cli.StringFlag{Name: "join", EnvVars: []string{"STRAND_JOIN"}, Usage: "gossip addresses of existing members, comma-separated"},
+		&cli.StringFlag{Name: "gossip-keyring", EnvVars: []string{"STRAND_GOSSIP_KEYRING"}, Usage: "file of gossip encryption keys (base64, one per line, primary first)"},
+		&cli.StringFlag{Name: "gossip-profile", EnvVars: []string{"STRAND_GOSSIP_PROFILE"}, Value: "lan", Usage: "failure-detection timings: " + strings.Join(membership.Profiles(), ", ")},
+		&cli.IntFlag{Name: "offsets-partitions", EnvVars: []string{"STRAND_OFFSETS_PARTITIONS"}, Value: int(d.OffsetsPartitions), Usage: "offsets.topic.num.partitions: partitions of __consumer_offsets when this coordinator creates it"},
+		&cli.IntFlag{Name: "offsets-replication-factor", EnvVars: []string{"STRAND_OFFSETS_REPLICATION_FACTOR"}, Value: int(d.OffsetsReplicationFactor), Usage: "offsets.topic.replication.factor (lowered to the live data nodes at creation)"},
+		&cli.Int64Flag{Name: "offsets-segment-bytes", EnvVars: []string{"STRAND_OFFSETS_SEGMENT_BYTES"}, Value: d.OffsetsSegmentBytes, Usage: "segment.bytes of __consumer_offsets"},
+		&cli.IntFlag{Name: "offsets-retention-minutes", EnvVars: []string{"STRAND_OFFSETS_RETENTION_MINUTES"}, Value: int(d.OffsetsRetention / time.Minute), Usage: "offsets.retention.minutes: committed offsets of an empty group expire after this"},
+		&cli.DurationFlag{Name: "offsets-retention-check-interval", EnvVars: []string{"STRAND_OFFSETS_RETENTION_CHECK_INTERVAL"}, Value: d.RetentionCheckInterval, Usage: "how often expired offsets are looked for"},
+		&cli.IntFlag{Name: "offset-metadata-max-bytes", EnvVars: []string{"STRAND_OFFSET_METADATA_MAX_BYTES"}, Value: d.MaxOffsetMetadataBytes, Usage: "offset.metadata.max.bytes: largest metadata string of a commit"},
+		&cli.DurationFlag{Name: "session-timeout", EnvVars: []string{"STRAND_SESSION_TIMEOUT"}, Value: g.DefaultSessionTimeout, Usage: "session.timeout.ms given to members that ask for none"},
+		&cli.DurationFlag{Name: "min-session-timeout", EnvVars: []string{"STRAND_MIN_SESSION_TIMEOUT"}, Value: g.MinSessionTimeout, Usage: "group.min.session.timeout.ms"},
+		&cli.DurationFlag{Name: "max-session-timeout", EnvVars: []string{"STRAND_MAX_SESSION_TIMEOUT"}, Value: g.MaxSessionTimeout, Usage: "group.max.session.timeout.ms"},
+		&cli.DurationFlag{Name: "rebalance-timeout", EnvVars: []string{"STRAND_REBALANCE_TIMEOUT"}, Value: g.DefaultRebalanceTimeout, Usage: "max.poll.interval.ms given to members that ask for none"},
+		&cli.DurationFlag{Name: "heartbeat-interval", EnvVars: []string{"STRAND_HEARTBEAT_INTERVAL"}, Value: g.HeartbeatInterval, Usage: "heartbeat interval told to members that do not long-poll"},
+		&cli.IntFlag{Name: "group-max-size", EnvVars: []string{"STRAND_GROUP_MAX_SIZE"}, Value: g.MaxMembers, Usage: "group.max.size"},
+		&cli.DurationFlag{Name: "max-heartbeat-wait", EnvVars: []string{"STRAND_MAX_HEARTBEAT_WAIT"}, Value: d.MaxHeartbeatWait, Usage: "longest long-poll of a heartbeat"},
+		&cli.DurationFlag{Name: "ownership-lease", EnvVars: []string{"STRAND_OWNERSHIP_LEASE"}, Value: d.OwnershipLease, Usage: "lease of an offsets partition: a takeover from a failed owner waits this long"},
+		&cli.IntFlag{Name: "max-write-queue", EnvVars: []string{"STRAND_MAX_WRITE_QUEUE"}, Value: d.MaxWriteQueue, Usage: "writes waiting per offsets partition"},
+		&cli.IntFlag{Name: "max-request-bytes", EnvVars: []string{"STRAND_MAX_REQUEST_BYTES"}, Value: d.MaxRequestBytes, Usage: "largest request body"},
+		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: []string{"STRAND_SHUTDOWN_TIMEOUT"}, Value: d.ShutdownTimeout, Usage: "on SIGTERM, how long the graceful stop may take"},
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
+	}
+}
+
+// list splits a comma-separated flag.
+func list(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// configFrom builds the server's Config from the flags.
+func configFrom(c *cli.Context) (server.Config, error) {
+	logger, err := newLogger(c.String("log-level"), c.String("log-format"))
+	if err != nil {
+		return server.Config{}, err
+	}
+	timing, err := membership.TimingProfile(c.String("gossip-profile"))
+	if err != nil {
+		return server.Config{}, err
+	}
+	var keys [][]byte
+	if f := c.String("gossip-keyring"); f != "" {
+		if keys, err = membership.LoadKeyringFile(f); err != nil {
+			return server.Config{}, err
+		}
+	}
+	cfg := server.Config{
+		ID:                       c.String("id"),
+		Listen:                   c.String("listen"),
+		AdvertiseAddr:            c.String("advertise-addr"),
+		MetaAddrs:                list(c.String("meta")),
+		Standalone:               c.Bool("standalone"),
+		DataAddrs:                list(c.String("data")),
+		GossipBind:               c.String("gossip-bind"),
+		GossipAdvertise:          c.String("gossip-advertise"),
+		GossipJoin:               list(c.String("join")),
+		GossipKeys:               keys,
+		GossipTiming:             timing,
+		OffsetsPartitions:        int32(c.Int("offsets-partitions")),
+		OffsetsReplicationFactor: int16(c.Int("offsets-replication-factor")),
+		OffsetsSegmentBytes:      c.Int64("offsets-segment-bytes"),
+		OffsetsRetention:         time.Duration(c.Int("offsets-retention-minutes")) * time.Minute,
+		RetentionCheckInterval:   c.Duration("offsets-retention-check-interval"),
+		MaxOffsetMetadataBytes:   c.Int("offset-metadata-max-bytes"),
+		Group: group.Config{
+			MinSessionTimeout:       c.Duration("min-session-timeout"),
+			MaxSessionTimeout:       c.Duration("max-session-timeout"),
+			DefaultSessionTimeout:   c.Duration("session-timeout"),
+			DefaultRebalanceTimeout: c.Duration("rebalance-timeout"),
+			HeartbeatInterval:       c.Duration("heartbeat-interval"),
+			MaxMembers:              c.Int("group-max-size"),
+		},
+		MaxHeartbeatWait: c.Duration("max-heartbeat-wait"),
+		OwnershipLease:   c.Duration("ownership-lease"),
+		MaxWriteQueue:    c.Int("max-write-queue"),
+		MaxRequestBytes:  c.Int("max-request-bytes"),
+		ShutdownTimeout:  c.Duration("shutdown-timeout"),
+		Logger:           logger,
+	}
+	if cfg.OffsetsRetention <= 0 {
+		return cfg, fmt.Errorf("--offsets-retention-minutes must be positive")
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger.
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
