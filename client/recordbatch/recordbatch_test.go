@@ -124,6 +124,8 @@ func resign(b []byte) { binary.BigEndian.PutUint32(b[offCRC:], Checksum(b)) }
 func TestValidateRejects(t *testing.T) {
 	good := mustEncode(t, sampleRecords(4, 20), EncodeOptions{})
 	gz := mustEncode(t, sampleRecords(4, 20), EncodeOptions{Compression: Gzip})
+	keyless := mustEncode(t, sampleRecords(5, 20), EncodeOptions{})
+	keylessGz := mustEncode(t, sampleRecords(5, 20), EncodeOptions{Compression: Gzip})
 	edit := func(src []byte, f func(b []byte)) []byte {
 		b := append([]byte(nil), src...)
 		f(b)
@@ -162,11 +164,20 @@ func TestValidateRejects(t *testing.T) {
 		{"record length lies", edit(good, func(b []byte) { b[HeaderSize] += 2; resign(b) }), ValidateOptions{}, wire.CodeInvalidRecord, "record"},
 		{"bad gzip", edit(gz, func(b []byte) { b[HeaderSize+12] ^= 0xff; resign(b) }), ValidateOptions{DecompressLimit: 1 << 20}, wire.CodeCorruptMessage, "gzip"},
 		{"gzip over limit", gz, ValidateOptions{DecompressLimit: 50}, wire.CodeRecordListTooLarge, "limit"},
+		{"keyless record in compacted topic", keyless, ValidateOptions{RequireKeys: true}, wire.CodeInvalidRecord, "record 4 has no key"},
+		{"keyless compressed record", keylessGz, ValidateOptions{RequireKeys: true, DecompressLimit: 1 << 20}, wire.CodeInvalidRecord, "no key"},
+		{"keys present", good, ValidateOptions{RequireKeys: true}, "", ""},
 		{"negative base offset", edit(good, func(b []byte) { SetBaseOffset(b, -5) }), ValidateOptions{}, wire.CodeInvalidRecord, "base offset"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ValidateWith(tc.in, tc.opts)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
 			var we *wire.Error
 			if !errors.As(err, &we) {
 				t.Fatalf("got %v, want a *wire.Error", err)

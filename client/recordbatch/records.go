@@ -12,6 +12,7 @@ type rawRecord struct {
 	data           []byte // the whole record, its length varint included
 	timestampDelta int64
 	offsetDelta    int64
+	nullKey        bool
 }
 
 // walkRecords parses count records from section, calling fn for each, and
@@ -70,6 +71,7 @@ func parseRecordBody(b []byte) (rawRecord, error) {
 	}
 	r.offsetDelta = v
 	pos += n
+	r.nullKey = pos < len(b) && b[pos] == 0x01 // zigzag varint -1
 	for _, field := range []string{"key", "value"} {
 		var ok bool
 		if pos, ok = skipVarBytes(b, pos, true); !ok {

@@ -25,6 +25,10 @@ type ValidateOptions struct {
 	// uncompressed batch. With 0, a compressed records section is checked
 	// only for being non-empty; the CRC still protects it.
 	DecompressLimit int
+	// RequireKeys rejects records with a null key (INVALID_RECORD), as a
+	// compacted topic must. Compressed batches are checked only when
+	// DecompressLimit allows decompressing them.
+	RequireKeys bool
 }
 
 // Validate checks b, one or more RecordBatch v2 batches back to back, as a
@@ -97,12 +101,12 @@ func ValidateBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 	codec := h.Compression()
 	switch {
 	case codec == None:
-		err = checkRecords(section, h, opts.Stored)
+		err = checkRecords(section, h, opts)
 	case opts.DecompressLimit > 0:
 		var raw []byte
 		raw, err = decompress(codec, section, opts.DecompressLimit)
 		if err == nil {
-			err = checkRecords(raw, h, opts.Stored)
+			err = checkRecords(raw, h, opts)
 		}
 	case len(section) == 0 && h.RecordCount > 0:
 		err = wire.Errorf(wire.CodeCorruptMessage, "compressed batch of %d records has an empty records section", h.RecordCount)
@@ -149,7 +153,8 @@ func checkHeader(h BatchHeader, opts ValidateOptions) error {
 // holds exactly h.RecordCount well-formed records whose offset deltas fit
 // the header (0..count-1 in order for producer input; increasing and at
 // most LastOffsetDelta for stored batches).
-func checkRecords(section []byte, h BatchHeader, stored bool) error {
+func checkRecords(section []byte, h BatchHeader, opts ValidateOptions) error {
+	stored := opts.Stored
 	prev := int64(-1)
 	n := int32(0)
 	err := walkRecords(section, h.RecordCount, func(r rawRecord) error {
@@ -158,6 +163,8 @@ func checkRecords(section []byte, h BatchHeader, stored bool) error {
 			return wire.Errorf(wire.CodeInvalidRecord, "record %d has offset delta %d, want %d", n, r.offsetDelta, n)
 		case stored && (r.offsetDelta <= prev || r.offsetDelta > int64(h.LastOffsetDelta)):
 			return wire.Errorf(wire.CodeInvalidRecord, "record %d has offset delta %d out of order or beyond the last offset delta %d", n, r.offsetDelta, h.LastOffsetDelta)
+		case opts.RequireKeys && r.nullKey && !h.Control():
+			return wire.Errorf(wire.CodeInvalidRecord, "record %d has no key; a compacted topic needs keys", n)
 		}
 		prev = r.offsetDelta
 		n++
