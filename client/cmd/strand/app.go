@@ -156,7 +156,9 @@ type globals struct {
 func globalsOf(c *cli.Context) (*globals, error) {
 	boot, err := routing.ParseBootstrap(c.String("bootstrap"))
 	if err != nil {
-		return nil, usagef("--bootstrap: %v", err)
+		// A bad bootstrap list is a failure to reach the cluster (exit 1),
+		// as the bad-input rules ask, not a usage error.
+		return nil, fmt.Errorf("--bootstrap: %w", err)
 	}
 	g := &globals{bootstrap: boot, requestTimeout: c.Duration("request-timeout")}
 	switch c.String("output") {
