@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"strand.dev/dataplane/partlog"
+	"strand.dev/dataplane/server"
+)
+
+// logFlag is a node-wide topic config default: the flag, its environment
+// twin and the topic config (Kafka name) it sets.
+type logFlag struct {
+	flag, env, key, usage string
+}
+
+// logFlags are the topic config defaults settable per node, named after
+// Kafka's broker settings (log.segment.bytes -> --log-segment-bytes).
+var logFlags = []logFlag{
+	{"log-segment-bytes", "STRAND_LOG_SEGMENT_BYTES", "segment.bytes", "segment size before a new segment is rolled"},
+	{"log-roll-ms", "STRAND_LOG_ROLL_MS", "segment.ms", "segment age (ms) before a new segment is rolled"},
+	{"log-retention-ms", "STRAND_LOG_RETENTION_MS", "retention.ms", "age (ms) after which whole segments are deleted; -1 keeps forever"},
+	{"log-retention-bytes", "STRAND_LOG_RETENTION_BYTES", "retention.bytes", "partition size beyond which the oldest segments are deleted; -1 for no limit"},
+	{"log-flush-interval-messages", "STRAND_LOG_FLUSH_INTERVAL_MESSAGES", "flush.messages", "fsync after this many records (default: leave it to the page cache and replication)"},
+	{"log-flush-interval-ms", "STRAND_LOG_FLUSH_INTERVAL_MS", "flush.ms", "fsync when the oldest unflushed record is this old (ms)"},
+	{"log-index-interval-bytes", "STRAND_LOG_INDEX_INTERVAL_BYTES", "index.interval.bytes", "bytes between sparse offset/time index entries"},
+	{"log-message-max-bytes", "STRAND_LOG_MESSAGE_MAX_BYTES", "max.message.bytes", "largest record batch accepted"},
+	{"log-message-timestamp-type", "STRAND_LOG_MESSAGE_TIMESTAMP_TYPE", "message.timestamp.type", "CreateTime or LogAppendTime"},
+	{"log-cleanup-policy", "STRAND_LOG_CLEANUP_POLICY", "cleanup.policy", "delete, compact or compact,delete"},
+	{"min-insync-replicas", "STRAND_MIN_INSYNC_REPLICAS", "min.insync.replicas", "in-sync replicas an acks=all produce needs"},
+}
+
+// flags are strand-data's command-line flags; each has a STRAND_ twin.
+func flags() []cli.Flag {
+	d := server.DefaultConfig()
+	fs := []cli.Flag{
+		&cli.IntFlag{Name: "node-id", EnvVars: []string{"STRAND_NODE_ID"}, Value: int(d.NodeID), Usage: "this node's id (>= 0); the data directory remembers it"},
+		&cli.StringFlag{Name: "listen", EnvVars: []string{"STRAND_LISTEN"}, Value: d.Listen, Usage: "host:port of the HTTP API (port 0 picks one)"},
+		&cli.StringFlag{Name: "advertise-addr", EnvVars: []string{"STRAND_ADVERTISE_ADDR"}, Usage: "host:port clients are told to use (default: the bound listen address)"},
+		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"STRAND_DATA_DIR"}, Value: d.DataDir, Usage: "directory of the partition logs"},
+		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"STRAND_STANDALONE"}, Usage: "run without the control plane: serve admin topic requests locally and lead every partition (required in this build)"},
+		&cli.StringFlag{Name: "assignment-file", EnvVars: []string{"STRAND_ASSIGNMENT_FILE"}, Usage: "JSON list of topics ({\"topic\",\"partitions\",\"configs\"}) created or updated at start; idempotent"},
+		&cli.IntFlag{Name: "default-partitions", EnvVars: []string{"STRAND_DEFAULT_PARTITIONS"}, Value: int(d.DefaultPartitions), Usage: "partitions of a topic created without a count"},
+		&cli.IntFlag{Name: "max-open-files", EnvVars: []string{"STRAND_MAX_OPEN_FILES"}, Value: d.MaxOpenFiles, Usage: "segment descriptors the logs keep open (cold segments are closed and reopened on demand)"},
+		&cli.DurationFlag{Name: "log-retention-check-interval", EnvVars: []string{"STRAND_LOG_RETENTION_CHECK_INTERVAL"}, Value: d.RetentionCheckInterval, Usage: "how often retention deletes old segments"},
+		&cli.DurationFlag{Name: "log-checkpoint-interval", EnvVars: []string{"STRAND_LOG_CHECKPOINT_INTERVAL"}, Value: d.CheckpointInterval, Usage: "how often the recovery-point checkpoint is written"},
+		&cli.IntFlag{Name: "max-request-bytes", EnvVars: []string{"STRAND_MAX_REQUEST_BYTES"}, Value: d.MaxRequestBytes, Usage: "largest request body (a produce's batches)"},
+		&cli.DurationFlag{Name: "read-timeout", EnvVars: []string{"STRAND_READ_TIMEOUT"}, Value: d.ReadTimeout, Usage: "time to receive one request, headers and body"},
+		&cli.DurationFlag{Name: "write-timeout", EnvVars: []string{"STRAND_WRITE_TIMEOUT"}, Value: d.WriteTimeout, Usage: "time to send one response"},
+		&cli.DurationFlag{Name: "idle-timeout", EnvVars: []string{"STRAND_IDLE_TIMEOUT"}, Value: d.IdleTimeout, Usage: "keep-alive connections idle this long are closed"},
+		&cli.IntFlag{Name: "max-fetch-bytes", EnvVars: []string{"STRAND_MAX_FETCH_BYTES"}, Value: int(d.MaxFetchBytes), Usage: "largest fetch answer; larger max_bytes are clamped to it"},
+		&cli.DurationFlag{Name: "max-fetch-wait", EnvVars: []string{"STRAND_MAX_FETCH_WAIT"}, Value: d.MaxFetchWait, Usage: "longest fetch long-poll; larger max_wait_ms are clamped to it"},
+		&cli.DurationFlag{Name: "max-produce-timeout", EnvVars: []string{"STRAND_MAX_PRODUCE_TIMEOUT"}, Value: d.MaxProduceTimeout, Usage: "longest acks=all wait; larger timeout_ms are clamped to it"},
+		&cli.IntFlag{Name: "max-conns", EnvVars: []string{"STRAND_MAX_CONNS"}, Value: d.MaxConns, Usage: "most concurrent connections (0: 262144)"},
+		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: []string{"STRAND_SHUTDOWN_TIMEOUT"}, Value: d.ShutdownTimeout, Usage: "on SIGTERM, how long in-flight requests may take to finish"},
+		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
+	}
+	defaults := partlog.DefaultConfig().Map()
+	for _, lf := range logFlags {
+		fs = append(fs, &cli.StringFlag{
+			Name: lf.flag, EnvVars: []string{lf.env}, Value: defaults[lf.key], Category: "topic config defaults",
+			Usage: fmt.Sprintf("%s (topic config %s)", lf.usage, lf.key),
+		})
+	}
+	return fs
+}
+
+// configFrom builds the node's Config from the flags.
+func configFrom(c *cli.Context) (server.Config, error) {
+	logger, err := newLogger(c.String("log-level"), c.String("log-format"))
+	if err != nil {
+		return server.Config{}, err
+	}
+	cfg := server.DefaultConfig()
+	cfg.NodeID = int32(c.Int("node-id"))
+	if c.Int("node-id") != int(cfg.NodeID) {
+		return cfg, fmt.Errorf("--node-id %d is out of range", c.Int("node-id"))
+	}
+	cfg.Listen = c.String("listen")
+	cfg.AdvertiseAddr = c.String("advertise-addr")
+	cfg.DataDir = c.String("data-dir")
+	cfg.Standalone = c.Bool("standalone")
+	cfg.AssignmentFile = c.String("assignment-file")
+	cfg.DefaultPartitions = int32(min(c.Int("default-partitions"), 1<<30))
+	cfg.MaxOpenFiles = c.Int("max-open-files")
+	cfg.RetentionCheckInterval = c.Duration("log-retention-check-interval")
+	cfg.CheckpointInterval = c.Duration("log-checkpoint-interval")
+	cfg.MaxRequestBytes = c.Int("max-request-bytes")
+	cfg.ReadTimeout = c.Duration("read-timeout")
+	cfg.WriteTimeout = c.Duration("write-timeout")
+	cfg.IdleTimeout = c.Duration("idle-timeout")
+	if v := c.Int("max-fetch-bytes"); v < 1 || v > 1<<31-1 {
+		return cfg, fmt.Errorf("--max-fetch-bytes %d: must be in [1024, %d]", v, 1<<31-1)
+	}
+	cfg.MaxFetchBytes = int32(c.Int("max-fetch-bytes"))
+	cfg.MaxFetchWait = c.Duration("max-fetch-wait")
+	cfg.MaxProduceTimeout = c.Duration("max-produce-timeout")
+	cfg.MaxConns = c.Int("max-conns")
+	cfg.ShutdownTimeout = c.Duration("shutdown-timeout")
+	cfg.LogDefaults = make(map[string]string, len(logFlags))
+	for _, lf := range logFlags {
+		if v := c.String(lf.flag); v != "" {
+			cfg.LogDefaults[lf.key] = v
+		}
+	}
+	cfg.Logger = logger
+	return cfg, nil
+}
+
+// newLogger builds the process logger.
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+	"time"
+
+	"strand.dev/dataplane/partlog"
+)
+
+// Config is what a strand-data node needs to start. DefaultConfig gives the
+// values the strand-data flags default to; Validate reports every bad field
+// at once.
+type Config struct {
+	// NodeID is this node's id in the cluster (and in the data directory's
+	// meta.json, which must agree).
+	NodeID int32
+	// Listen is the host:port the HTTP API binds; port 0 picks a free port.
+	Listen string
+	// AdvertiseAddr is the host:port clients are told to use. Empty means
+	// the bound listen address (which must then not be a wildcard host).
+	AdvertiseAddr string
+	// DataDir holds the partition logs and the node's own files.
+	DataDir string
+	// Standalone serves admin topic requests locally, without a control
+	// plane; every local partition is then led by this node.
+	Standalone bool
+	// AssignmentFile, if set, is a JSON list of wire.CreateTopicRequest
+	// applied at start (create what is missing, grow partitions, set
+	// configs); applying it again changes nothing.
+	AssignmentFile string
+	// DefaultPartitions is the partition count of a topic created without one.
+	DefaultPartitions int32
+	// LogDefaults are the topic config defaults of this node, by Kafka name
+	// (segment.bytes, retention.ms, ...), on top of the log's own defaults.
+	LogDefaults map[string]string
+	// MaxOpenFiles bounds the segment descriptors the logs keep open (fetches
+	// open their own on top, one per fetch in flight).
+	MaxOpenFiles int
+	// RetentionCheckInterval is how often retention runs.
+	RetentionCheckInterval time.Duration
+	// CheckpointInterval is how often the recovery-point checkpoint is
+	// written (it is also written at a clean stop).
+	CheckpointInterval time.Duration
+
+	// MaxRequestBytes bounds a request body (a produce's batches).
+	MaxRequestBytes int
+	// ReadTimeout bounds reading one request, headers and body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout time.Duration
+	// MaxFetchBytes is the largest fetch answer; larger max_bytes are clamped.
+	MaxFetchBytes int32
+	// MaxFetchWait is the longest long-poll; larger max_wait_ms are clamped.
+	MaxFetchWait time.Duration
+	// MaxProduceTimeout is the longest acks=all wait; larger timeout_ms are
+	// clamped.
+	MaxProduceTimeout time.Duration
+	// MaxConns bounds concurrent connections (0: fasthttp's default, 256 Ki).
+	MaxConns int
+	// ShutdownTimeout bounds how long a stop waits for in-flight requests.
+	ShutdownTimeout time.Duration
+
+	// CopyFetchBody sends fetch bodies by read and write through a user-space
+	// buffer instead of sendfile. It exists for the benchmark that compares
+	// the two paths; leave it off.
+	CopyFetchBody bool
+
+	// Logger receives the node's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults of the strand-data flags.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                 1,
+		Listen:                 "127.0.0.1:9092",
+		DataDir:                "data",
+		DefaultPartitions:      1,
+		MaxOpenFiles:           partlog.DefaultMaxOpenFiles,
+		RetentionCheckInterval: 5 * time.Minute,
+		CheckpointInterval:     time.Minute,
+		MaxRequestBytes:        16 << 20,
+		ReadTimeout:            30 * time.Second,
+		WriteTimeout:           60 * time.Second,
+		IdleTimeout:            5 * time.Minute,
+		MaxFetchBytes:          64 << 20,
+		MaxFetchWait:           30 * time.Second,
+		MaxProduceTimeout:      5 * time.Minute,
+		ShutdownTimeout:        15 * time.Second,
+	}
+}
+
+// Validate checks every field and returns all problems joined, each naming
+// the flag it comes from.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.NodeID < 0 {
+		bad("--node-id %d: must be >= 0", c.NodeID)
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("--listen %q: %v", c.Listen, err)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > math.MaxUint16 {
+		bad("--listen %q: bad port", c.Listen)
+	}
+	if c.AdvertiseAddr != "" {
+		host, port, err := net.SplitHostPort(c.AdvertiseAddr)
+		if err != nil {
+			bad("--advertise-addr %q: %v", c.AdvertiseAddr, err)
+		} else if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > math.MaxUint16 {
+			bad("--advertise-addr %q: bad port", c.AdvertiseAddr)
+		} else if host == "" || net.ParseIP(host).IsUnspecified() {
+			bad("--advertise-addr %q: needs a host clients can reach", c.AdvertiseAddr)
+		}
+	}
+	if c.DataDir == "" {
+		bad("--data-dir is empty")
+	}
+	if !c.Standalone {
+		bad("cluster mode (with strand-meta) is not available in this build: pass --standalone")
+	}
+	if c.DefaultPartitions < 1 {
+		bad("--default-partitions %d: must be >= 1", c.DefaultPartitions)
+	}
+	if _, err := parseLogDefaults(c.LogDefaults); err != nil {
+		bad("log defaults: %w", err)
+	}
+	if c.MaxRequestBytes < 1024 || c.MaxRequestBytes > 1<<30 {
+		bad("--max-request-bytes %d: must be in [1024, %d]", c.MaxRequestBytes, 1<<30)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--read-timeout", c.ReadTimeout},
+		{"--write-timeout", c.WriteTimeout},
+		{"--idle-timeout", c.IdleTimeout},
+		{"--max-fetch-wait", c.MaxFetchWait},
+		{"--max-produce-timeout", c.MaxProduceTimeout},
+		{"--shutdown-timeout", c.ShutdownTimeout},
+		{"--log-retention-check-interval", c.RetentionCheckInterval},
+		{"--log-checkpoint-interval", c.CheckpointInterval},
+	} {
+		if d.v <= 0 {
+			bad("%s %v: must be > 0", d.flag, d.v)
+		}
+	}
+	if c.MaxFetchBytes < 1024 {
+		bad("--max-fetch-bytes %d: must be >= 1024 (and < 2 GiB)", c.MaxFetchBytes)
+	}
+	if c.MaxOpenFiles < 16 {
+		bad("--max-open-files %d: must be >= 16", c.MaxOpenFiles)
+	}
+	if c.MaxConns < 0 {
+		bad("--max-conns %d: must be >= 0", c.MaxConns)
+	}
+	return errors.Join(errs...)
+}
+
+// logger returns the configured logger or one that discards.
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// limits are the parsing bounds derived from the config.
+func (c *Config) limits() paramLimits {
+	return paramLimits{
+		maxFetchBytes:     c.MaxFetchBytes,
+		maxFetchWait:      c.MaxFetchWait,
+		maxProduceTimeout: c.MaxProduceTimeout,
+	}
+}

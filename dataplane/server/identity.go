@@ -1,0 +1,83 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// identityFile is the node's identity in its data directory.
+const identityFile = "meta.json"
+
+// identity is what meta.json holds: the node that owns the directory and
+// the cluster it belongs to.
+type identity struct {
+	NodeID    int32  `json:"node_id"`
+	ClusterID string `json:"cluster_id"`
+}
+
+// ErrWrongNode is returned when the data directory belongs to another node.
+var ErrWrongNode = errors.New("the data directory belongs to another node")
+
+// loadIdentity reads meta.json, or writes it for a new directory (with a new
+// cluster id). A directory of another node id is refused: serving it would
+// hand one node's partitions to another.
+func loadIdentity(dataDir string, nodeID int32) (identity, error) {
+	path := filepath.Join(dataDir, identityFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		id := identity{NodeID: nodeID, ClusterID: rand.Text()}
+		out, err := json.MarshalIndent(id, "", "  ")
+		if err != nil {
+			return identity{}, fmt.Errorf("encode %s: %w", path, err)
+		}
+		if err := writeFileSync(path, append(out, '\n')); err != nil {
+			return identity{}, fmt.Errorf("write %s: %w", path, err)
+		}
+		return id, nil
+	}
+	if err != nil {
+		return identity{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	var id identity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return identity{}, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if id.NodeID != nodeID {
+		return identity{}, fmt.Errorf("%w: %s says node %d, this is node %d (--node-id)", ErrWrongNode, path, id.NodeID, nodeID)
+	}
+	return id, nil
+}
+
+// writeFileSync writes a new file through a temporary name and syncs it and
+// its directory.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+)
+
+// bareServer is the baseline: a plain Go loop that answers a 4-byte region
+// index by opening the segment file, seeking to the region and copying it
+// to the *net.TCPConn with io.Copy over an io.LimitedReader, which is Go's
+// sendfile path. No HTTP, no framing: the ceiling the fetch path is
+// measured against.
+type bareServer struct {
+	ln      net.Listener
+	regions []region
+	done    chan struct{}
+}
+
+// startBare listens on a loopback port and serves connections.
+func startBare(regions []region) (*bareServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &bareServer{ln: ln, regions: regions, done: make(chan struct{})}
+	go s.accept()
+	return s, nil
+}
+
+// accept serves each connection on its own goroutine until the listener
+// closes.
+func (s *bareServer) accept() {
+	defer close(s.done)
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		go s.serve(c)
+	}
+}
+
+// serve answers region requests on one connection.
+func (s *bareServer) serve(c net.Conn) {
+	defer c.Close()
+	var req [4]byte
+	for {
+		if _, err := io.ReadFull(c, req[:]); err != nil {
+			return
+		}
+		i := int(binary.BigEndian.Uint32(req[:]))
+		if i >= len(s.regions) {
+			return
+		}
+		if err := s.send(c, s.regions[i]); err != nil {
+			return
+		}
+	}
+}
+
+// send copies one region to the connection.
+func (s *bareServer) send(c net.Conn, r region) error {
+	f, err := os.Open(r.path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(r.pos, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := io.Copy(c, &io.LimitedReader{R: f, N: r.n})
+	if err == nil && n != r.n {
+		err = errors.New("short copy")
+	}
+	return err
+}
+
+// Addr is the listen address.
+func (s *bareServer) Addr() string { return s.ln.Addr().String() }
+
+// Close stops accepting.
+func (s *bareServer) Close() error {
+	err := s.ln.Close()
+	<-s.done
+	return err
+}
