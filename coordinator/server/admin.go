@@ -263,7 +263,7 @@ func (s *Server) tombstonesLocked(pt *partition, e *groupEntry, only []group.Top
 		close(w.done)
 		return w, 0
 	}
-	if err := pt.w.submit(s.stopCtx, pt.stop, w); err != nil {
+	if err := pt.writerFor(id).submit(s.stopCtx, pt.stop, w); err != nil {
 		w.err = err
 		close(w.done)
 	}

@@ -46,7 +46,7 @@ func (s *Server) commit(ctx *fasthttp.RequestCtx) (any, error) {
 	}
 	e.seq++
 	seq := e.seq
-	err = pt.w.submit(s.stopCtx, pt.stop, w)
+	err = pt.writerFor(req.GroupID).submit(s.stopCtx, pt.stop, w)
 	e.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -243,7 +243,7 @@ func (s *Server) resetOffsets(ctx *fasthttp.RequestCtx) (any, error) {
 	}
 	e.seq++
 	seq := e.seq
-	err = pt.w.submit(rctx, pt.stop, w)
+	err = pt.writerFor(req.GroupID).submit(rctx, pt.stop, w)
 	e.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -78,7 +78,11 @@ type Config struct {
 	// MaxWriteQueue bounds the writes waiting per offsets partition
 	// (default 8192); MaxWriteBatchRecords the records per produce (default
 	// 2000); MaxWriteBatchBytes its bytes (default 1 MiB).
-	MaxWriteQueue        int
+	MaxWriteQueue int
+	// WritersPerPartition is how many produces may be in flight per offsets
+	// partition (default 4); each group's records go through one of them,
+	// in order.
+	WritersPerPartition  int
 	MaxWriteBatchRecords int
 	MaxWriteBatchBytes   int
 	// WriteTimeout bounds one produce to __consumer_offsets, retries
@@ -116,6 +120,7 @@ func DefaultConfig() Config {
 		TickInterval:             100 * time.Millisecond,
 		OwnershipLease:           2 * time.Second,
 		MaxWriteQueue:            8192,
+		WritersPerPartition:      4,
 		MaxWriteBatchRecords:     2000,
 		MaxWriteBatchBytes:       1 << 20,
 		WriteTimeout:             15 * time.Second,
@@ -164,6 +169,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxWriteQueue == 0 {
 		c.MaxWriteQueue = d.MaxWriteQueue
 	}
+	if c.WritersPerPartition == 0 {
+		c.WritersPerPartition = d.WritersPerPartition
+	}
 	if c.MaxWriteBatchRecords == 0 {
 		c.MaxWriteBatchRecords = d.MaxWriteBatchRecords
 	}
@@ -205,6 +213,10 @@ func (c Config) Validate() error {
 		bad("standalone mode needs at least one data node address")
 	case !c.Standalone && len(c.MetaAddrs) == 0:
 		bad("cluster mode needs strand-meta addresses (or run standalone)")
+	case !c.Standalone && c.GossipBind == "":
+		// Without gossip every other coordinator looks dead, and two would
+		// keep taking partitions from each other.
+		bad("cluster mode needs a gossip bind address (--gossip-bind) to see the other coordinators")
 	}
 	if c.OffsetsPartitions < 1 || c.OffsetsPartitions > 1000 {
 		bad("offsets partitions %d: must be 1 to 1000", c.OffsetsPartitions)
@@ -220,6 +232,9 @@ func (c Config) Validate() error {
 	}
 	if c.OwnershipRenew >= c.OwnershipLease {
 		bad("ownership renew %v must be below the lease %v", c.OwnershipRenew, c.OwnershipLease)
+	}
+	if c.WritersPerPartition < 1 || c.WritersPerPartition > 64 {
+		bad("writers per partition %d: must be 1 to 64", c.WritersPerPartition)
 	}
 	if c.TickInterval < time.Millisecond {
 		bad("tick interval %v is too short", c.TickInterval)

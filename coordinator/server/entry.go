@@ -115,7 +115,7 @@ func (s *Server) persistLocked(pt *partition, e *groupEntry) *snapshotWrite {
 		Value: offsets.EncodeGroupValue(snap),
 	}})
 	sw := &snapshotWrite{version: v, w: w}
-	if err := pt.w.submit(s.stopCtx, pt.stop, w); err != nil {
+	if err := pt.writerFor(e.g.ID()).submit(s.stopCtx, pt.stop, w); err != nil {
 		w.err = err
 		close(w.done)
 		return sw

@@ -52,7 +52,7 @@ func (a *api) call(path string, req, resp any) error {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -72,8 +72,13 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 }
 
+// startStandaloneB is startStandalone for benchmarks.
+func startStandaloneB(b *testing.B, data string) (*Server, *api, context.CancelFunc) {
+	return startStandalone(b, data, func(c *Config) { c.Logger = slog.New(slog.DiscardHandler) })
+}
+
 // startStandalone runs a standalone coordinator against data.
-func startStandalone(t *testing.T, data string, mod func(*Config)) (*Server, *api, context.CancelFunc) {
+func startStandalone(t testing.TB, data string, mod func(*Config)) (*Server, *api, context.CancelFunc) {
 	t.Helper()
 	cfg := Config{
 		ID: "c1", Listen: "127.0.0.1:0", Standalone: true, DataAddrs: []string{data},
@@ -105,6 +110,7 @@ func startStandalone(t *testing.T, data string, mod func(*Config)) (*Server, *ap
 	var once sync.Once
 	t.Cleanup(func() { once.Do(stop) })
 	a := newAPI(s.Addr())
+	a.hc.Transport = &http.Transport{MaxIdleConnsPerHost: 256}
 	// Serving once every partition answers something other than load in
 	// progress / not coordinator.
 	waitFor(t, 20*time.Second, "the coordinator to serve", func() bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -44,11 +45,23 @@ type partition struct {
 	stopOnce   sync.Once
 
 	// mu guards the fields below.
-	mu     sync.Mutex
-	state  partitionState
-	epoch  int64 // ownership epoch; set at Gained (cluster) or after replay (standalone)
-	w      *writer
+	mu    sync.Mutex
+	state partitionState
+	epoch int64 // ownership epoch; set at Gained (cluster) or after replay (standalone)
+	// ws are the partition's writers, set before the partition serves and
+	// not changed after. A group's records always go through the same
+	// writer (writerFor), so they reach the log in submission order;
+	// different groups' records may interleave, which changes nothing.
+	ws     []*writer
 	groups map[string]*groupEntry
+}
+
+// writerFor is the writer of a group's records. Only called on a serving
+// partition (ws is set before the state becomes serving, under mu).
+func (pt *partition) writerFor(groupID string) *writer {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(groupID))
+	return pt.ws[h.Sum32()%uint32(len(pt.ws))]
 }
 
 // halt stops serving: handlers waiting on it answer NOT_COORDINATOR.
@@ -120,14 +133,17 @@ func (pt *partition) load(ctx context.Context) {
 			pt.epoch = max(st.Epoch+1, 1)
 		}
 		epoch := pt.epoch
-		pt.w = newWriter(s, pt.id, epoch)
+		pt.ws = make([]*writer, s.cfg.WritersPerPartition)
+		for i := range pt.ws {
+			pt.ws[i] = newWriter(s, pt.id, epoch)
+			go pt.ws[i].run(ctx)
+		}
 		pt.mu.Unlock()
-		go pt.w.run(ctx)
 		marker := newWrite([]recordbatch.Record{{
 			Key:   offsets.OwnerKey().Encode(),
 			Value: offsets.OwnerValue{Coordinator: s.cfg.ID, Epoch: epoch, TimestampMs: s.cfg.Now().UnixMilli()}.Encode(),
 		}})
-		if err := pt.w.submit(ctx, pt.stop, marker); err != nil {
+		if err := pt.ws[0].submit(ctx, pt.stop, marker); err != nil {
 			return err
 		}
 		if err := marker.wait(ctx); err != nil {

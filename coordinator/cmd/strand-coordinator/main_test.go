@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePort returns a port that was free a moment ago.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -82,7 +82,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func start(t *testing.T, bin string, args ...string) *proc {
+func start(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{log: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, args...)
@@ -111,7 +111,7 @@ func (p *proc) output() string {
 }
 
 // wait returns the exit error, or fails after d.
-func (p *proc) wait(t *testing.T, d time.Duration) error {
+func (p *proc) wait(t testing.TB, d time.Duration) error {
 	t.Helper()
 	select {
 	case err := <-p.done:
@@ -123,7 +123,7 @@ func (p *proc) wait(t *testing.T, d time.Duration) error {
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -182,7 +182,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 	}
 }
 
-func startData(t *testing.T) string {
+func startData(t testing.TB) string {
 	t.Helper()
 	if bins.err != nil {
 		t.Skip(bins.err)
@@ -234,7 +234,7 @@ func TestStandaloneSIGTERM(t *testing.T) {
 // cluster is a fake strand-meta, a real standalone strand-data and real
 // coordinators in cluster mode with gossip.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	meta   *metafake.Meta
 	metaAt string
 	data   string
@@ -244,7 +244,7 @@ type cluster struct {
 	gossip map[string]string
 }
 
-func newCluster(t *testing.T, offsetsPartitions int32, topics map[string]int32) *cluster {
+func newCluster(t testing.TB, offsetsPartitions int32, topics map[string]int32) *cluster {
 	t.Helper()
 	c := &cluster{t: t, meta: metafake.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
 	srv := httptest.NewServer(c.meta.Handler())
@@ -477,4 +477,18 @@ func TestTakeoverAfterSIGKILL(t *testing.T) {
 		}
 	}
 	commitRound(3)
+}
+
+// produce posts a batch to a data node.
+func produce(addr, topic string, partition int32, batch []byte) error {
+	r, err := hc.Post(fmt.Sprintf("http://%s%s?topic=%s&partition=%d&acks=all", addr, wire.PathProduce, topic, partition), wire.ContentTypeBatch, bytes.NewReader(batch))
+	if err != nil {
+		return err
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 {
+		return wire.UnmarshalError(r.StatusCode, body)
+	}
+	return nil
 }
