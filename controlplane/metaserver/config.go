@@ -53,9 +53,12 @@ type Config struct {
 	// SnapshotCount, ElectionTick, HeartbeatTick and TickInterval are
 	// raftnode's (defaults 10000, 10, 1, 100 ms).
 	SnapshotCount uint64
-	ElectionTick  int
-	HeartbeatTick int
-	TickInterval  time.Duration
+	// CatchUpEntries are kept behind a snapshot for followers a little
+	// behind (default 5000).
+	CatchUpEntries uint64
+	ElectionTick   int
+	HeartbeatTick  int
+	TickInterval   time.Duration
 	// MaxRequestBytes bounds a request body, and so one command (default 8 MiB).
 	MaxRequestBytes int
 	// ProposeTimeout bounds how long a proposal waits to be applied

@@ -72,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		Join:           cfg.Join,
 		Machine:        s.machine,
 		SnapshotCount:  cfg.SnapshotCount,
+		CatchUpEntries: cfg.CatchUpEntries,
 		ElectionTick:   cfg.ElectionTick,
 		HeartbeatTick:  cfg.HeartbeatTick,
 		TickInterval:   cfg.TickInterval,

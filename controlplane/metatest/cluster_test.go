@@ -70,13 +70,14 @@ func (l *links) heal() {
 
 type clusterOpts struct {
 	snapshotCount uint64
+	catchUp       uint64
 	tick          time.Duration
 	electionTick  int
 }
 
 // testCluster is an in-process strand-meta cluster on loopback listeners.
 type testCluster struct {
-	t         *testing.T
+	t         testing.TB
 	clusterID string
 	opts      clusterOpts
 	links     *links
@@ -99,7 +100,7 @@ type testNode struct {
 }
 
 // newCluster starts n members and waits for a leader.
-func newCluster(t *testing.T, n int, opts clusterOpts) *testCluster {
+func newCluster(t testing.TB, n int, opts clusterOpts) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, clusterID: "test-" + strings.ToLower(t.Name()), opts: opts, links: &links{},
 		root: t.TempDir(), nodes: map[uint64]*testNode{}}
@@ -133,6 +134,7 @@ func (c *testCluster) config(id uint64, ln net.Listener, join bool) metaserver.C
 		Join:           join,
 		DataDir:        fmt.Sprintf("%s/m%d", c.root, id),
 		SnapshotCount:  c.opts.snapshotCount,
+		CatchUpEntries: c.opts.catchUp,
 		TickInterval:   c.opts.tick,
 		ElectionTick:   c.opts.electionTick,
 		PeerFilter:     c.links.allow,
@@ -237,7 +239,7 @@ func (c *testCluster) node(id uint64) *testNode {
 }
 
 // checkFor polls fn every interval until it returns nil or total passes.
-func checkFor(t *testing.T, total, every time.Duration, fn func() error) {
+func checkFor(t testing.TB, total, every time.Duration, fn func() error) {
 	t.Helper()
 	deadline := time.Now().Add(total)
 	var err error
@@ -332,7 +334,7 @@ func propose(addr string, cmd *wire.Command) (wire.ProposeResponse, error) {
 // proposeRetry proposes until the command is applied or rejected by the
 // state machine, retrying retriable errors (the command may then apply more
 // than once: use it for commands where that is harmless).
-func proposeRetry(t *testing.T, addr string, cmd *wire.Command) wire.ProposeResponse {
+func proposeRetry(t testing.TB, addr string, cmd *wire.Command) wire.ProposeResponse {
 	t.Helper()
 	var resp wire.ProposeResponse
 	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
@@ -369,7 +371,7 @@ func claim(partition int32, coordinator string, expected int64) *wire.Command {
 }
 
 // imageJSON renders an image canonically for comparisons.
-func imageJSON(t *testing.T, img *wire.Image) string {
+func imageJSON(t testing.TB, img *wire.Image) string {
 	t.Helper()
 	b, err := json.Marshal(img)
 	if err != nil {

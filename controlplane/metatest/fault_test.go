@@ -371,3 +371,41 @@ func isCode(err error, code wire.Code) bool {
 	var we *wire.Error
 	return errors.As(err, &we) && we.Code == code
 }
+
+// TestNewMemberCatchesUpBySnapshot: a member added after the leader
+// compacted its log is brought up by a snapshot sent over the transport.
+func TestNewMemberCatchesUpBySnapshot(t *testing.T) {
+	c := newCluster(t, 3, clusterOpts{snapshotCount: 1 << 40, catchUp: 5})
+	leader := c.waitOnLeader()
+	for i := 0; i < 50; i++ {
+		proposeRetry(t, leader.addr, allocate(1))
+	}
+	if _, err := leader.srv.Node().Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := leader.srv.Node().Status(context.Background())
+	if err != nil || st.FirstIndex <= 2 {
+		t.Fatalf("the leader's log was not compacted: %v %+v", err, st)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := call(http.MethodPost, c.addr(2), wire.PathMetaMembers, wire.AddMemberRequest{ID: 4, PeerAddr: addr, APIAddr: addr}, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.members = append(c.members, raftnode.Member{ID: 4, PeerAddr: addr, APIAddr: addr})
+	c.mu.Unlock()
+	c.start(4, ln, true)
+	img := c.waitConverged(50)
+	if img.NextProducerID != 50 {
+		t.Fatalf("next producer id %d", img.NextProducerID)
+	}
+	waitVoter(t, c, 4)
+	st4, _ := c.node(4).srv.Node().Status(context.Background())
+	if st4.SnapshotIndex == 0 {
+		t.Fatalf("member 4 caught up without a snapshot: %+v", st4)
+	}
+}

@@ -188,19 +188,10 @@ func (pc *procCluster) leader(via uint64) (uint64, error) {
 	return st.Leader, nil
 }
 
+// checkForTB is checkFor (kept for the process helpers' readability).
 func checkForTB(t testing.TB, total, every time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
+	checkFor(t, total, every, fn)
 }
 
 // killLeaderAndTime SIGKILLs the leader and returns it and how long it took

@@ -35,6 +35,7 @@ func (n *Node) apply(ents []*raftpb.Entry) error {
 				return fmt.Errorf("raftnode: conf change v2 at %d: %w", idx, err)
 			}
 			n.confState = n.rn.ApplyConfChange(cc)
+			n.lastConfIndex = idx
 		}
 		n.applied = idx
 		if p, ok := n.byIndex[idx]; ok {
@@ -83,6 +84,7 @@ func (n *Node) applyConfChange(e *raftpb.Entry) error {
 	}
 	id := cc.GetNodeId()
 	n.confState = n.rn.ApplyConfChange(cc)
+	n.lastConfIndex = e.GetIndex()
 	m := ctx.Member
 	m.ID = id
 	n.mu.Lock()
@@ -166,45 +168,85 @@ func (n *Node) promoteLearners() {
 // maybeSnapshot takes a snapshot once SnapshotCount entries were applied
 // since the last one, then compacts the log behind it.
 func (n *Node) maybeSnapshot() error {
+	if n.needSnapshot && n.applied > n.snapIndex {
+		n.needSnapshot = false
+		n.log.Info("taking a snapshot for a member added since the last one")
+		return n.snapshot()
+	}
 	if n.applied-n.snapIndex < n.cfg.SnapshotCount {
 		return nil
 	}
 	return n.snapshot()
 }
 
+// SnapshotInfo describes a snapshot taken with Snapshot.
+type SnapshotInfo struct {
+	Index uint64
+	Bytes int
+	Took  time.Duration
+}
+
+// Snapshot takes a snapshot now (and compacts the log behind it), as
+// SnapshotCount would (operators, tests, benchmarks).
+func (n *Node) Snapshot(ctx context.Context) (SnapshotInfo, error) {
+	var (
+		info SnapshotInfo
+		err  error
+	)
+	if cerr := n.ctrl(ctx, func() {
+		if n.applied == n.snapIndex {
+			info.Index = n.snapIndex
+			return
+		}
+		start := time.Now()
+		info.Bytes, err = n.snapshotSize()
+		info.Index, info.Took = n.snapIndex, time.Since(start)
+	}); cerr != nil {
+		return info, cerr
+	}
+	return info, err
+}
+
 // snapshot snapshots the state at the applied index.
 func (n *Node) snapshot() error {
+	_, err := n.snapshotSize()
+	return err
+}
+
+// snapshotSize snapshots the state at the applied index and returns the
+// snapshot's size.
+func (n *Node) snapshotSize() (int, error) {
 	start := time.Now()
 	machine, err := n.cfg.Machine.Snapshot()
 	if err != nil {
-		return fmt.Errorf("raftnode: snapshot the state machine: %w", err)
+		return 0, fmt.Errorf("raftnode: snapshot the state machine: %w", err)
 	}
 	data, err := encodeSnapData(n.clusterState(), machine)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	snap, err := n.storage.CreateSnapshot(n.applied, n.confState, data)
 	if err != nil {
-		return fmt.Errorf("raftnode: create snapshot at %d: %w", n.applied, err)
+		return 0, fmt.Errorf("raftnode: create snapshot at %d: %w", n.applied, err)
 	}
 	md := snap.GetMetadata()
 	if err := n.snaps.save(snap); err != nil {
-		return err
+		return 0, err
 	}
 	if err := n.wal.SaveSnapshot(wal.Marker{Index: md.GetIndex(), Term: md.GetTerm(), Kind: wal.MarkerLocal}); err != nil {
-		return fmt.Errorf("raftnode: persist snapshot marker: %w", err)
+		return 0, fmt.Errorf("raftnode: persist snapshot marker: %w", err)
 	}
 	n.snapIndex = md.GetIndex()
 	if n.applied > n.cfg.CatchUpEntries {
 		compact := n.applied - n.cfg.CatchUpEntries
 		if first, _ := n.storage.FirstIndex(); compact > first {
 			if err := n.storage.Compact(compact); err != nil && err != raft.ErrCompacted {
-				return fmt.Errorf("raftnode: compact: %w", err)
+				return 0, fmt.Errorf("raftnode: compact: %w", err)
 			}
 		}
 	}
 	if err := n.wal.ReleaseTo(n.snapIndex); err != nil {
-		return err
+		return 0, err
 	}
 	if err := n.snaps.purge(); err != nil {
 		n.log.Warn("purge snapshots", "err", err)
@@ -212,7 +254,7 @@ func (n *Node) snapshot() error {
 	took := time.Since(start)
 	n.metrics.snapshot("local", n.snapIndex, took)
 	n.log.Info("took snapshot", "index", n.snapIndex, "bytes", len(data), "took", took)
-	return nil
+	return len(data), nil
 }
 
 // Status is a member's view of the cluster.

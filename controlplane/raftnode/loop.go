@@ -61,9 +61,14 @@ func (n *Node) loop(ctx context.Context) error {
 		}
 		n.drain()
 		n.issueReads()
-		if n.rn.HasReady() {
+		// Advance may make more ready (the leader's own acknowledgement
+		// commits entries): handle it before blocking again.
+		for n.rn.HasReady() {
 			if err := n.handleReady(); err != nil {
 				return err
+			}
+			if n.removedSelf {
+				return ErrRemoved
 			}
 		}
 		if n.removedSelf {

@@ -68,6 +68,10 @@ type Node struct {
 	leaderSince bool                 // became leader in this Ready: set pendingConf after append
 	reads       readQueue
 	removedSelf bool
+	// lastConfIndex is the index of the last applied configuration
+	// change; needSnapshot asks for a snapshot newer than it.
+	lastConfIndex uint64
+	needSnapshot  bool
 
 	// shared, under mu
 	mu           sync.RWMutex
@@ -164,7 +168,7 @@ func newNode(cfg Config, lock *os.File) (*Node, error) {
 		ID:                        cfg.ID,
 		ElectionTick:              cfg.ElectionTick,
 		HeartbeatTick:             cfg.HeartbeatTick,
-		Storage:                   n.storage,
+		Storage:                   freshSnapStorage{MemoryStorage: n.storage, n: n},
 		Applied:                   n.applied,
 		MaxSizePerMsg:             cfg.MaxSizePerMsg,
 		MaxCommittedSizePerReady:  4 * cfg.MaxSizePerMsg,

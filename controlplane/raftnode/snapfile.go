@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -134,6 +135,30 @@ func syncDir(dir string) error {
 		return fmt.Errorf("raftnode: sync dir: %w", err)
 	}
 	return nil
+}
+
+// freshSnapStorage is the raft Storage: the MemoryStorage, except that it
+// never hands raft a snapshot older than the last applied configuration
+// change. A member added after the newest snapshot is not in that
+// snapshot's ConfState and would refuse it; raft is told the snapshot is
+// temporarily unavailable instead, and the loop takes a fresh one. Raft
+// calls it on the loop goroutine only.
+type freshSnapStorage struct {
+	*raft.MemoryStorage
+	n *Node
+}
+
+// Snapshot implements raft.Storage.
+func (s freshSnapStorage) Snapshot() (*raftpb.Snapshot, error) {
+	snap, err := s.MemoryStorage.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	if snap.GetMetadata().GetIndex() < s.n.lastConfIndex {
+		s.n.needSnapshot = true
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	return snap, nil
 }
 
 // snapMagic starts the node-level snapshot payload.
