@@ -62,7 +62,9 @@ type Config struct {
 	// MaxProduceTimeout is the longest acks=all wait; larger timeout_ms are
 	// clamped.
 	MaxProduceTimeout time.Duration
-	// MaxConns bounds concurrent connections (0: fasthttp's default, 256 Ki).
+	// MaxConns bounds concurrent connections. Request bodies are read whole
+	// before they are handled, so MaxConns * MaxRequestBytes bounds their
+	// memory.
 	MaxConns int
 	// ShutdownTimeout bounds how long a stop waits for in-flight requests.
 	ShutdownTimeout time.Duration
@@ -91,6 +93,7 @@ func DefaultConfig() Config {
 		WriteTimeout:           60 * time.Second,
 		IdleTimeout:            5 * time.Minute,
 		MaxFetchBytes:          64 << 20,
+		MaxConns:               4096,
 		MaxFetchWait:           30 * time.Second,
 		MaxProduceTimeout:      5 * time.Minute,
 		ShutdownTimeout:        15 * time.Second,
@@ -158,8 +161,8 @@ func (c *Config) Validate() error {
 	if c.MaxOpenFiles < 16 {
 		bad("--max-open-files %d: must be >= 16", c.MaxOpenFiles)
 	}
-	if c.MaxConns < 0 {
-		bad("--max-conns %d: must be >= 0", c.MaxConns)
+	if c.MaxConns < 1 {
+		bad("--max-conns %d: must be >= 1", c.MaxConns)
 	}
 	return errors.Join(errs...)
 }

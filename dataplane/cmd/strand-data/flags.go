@@ -55,7 +55,7 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "max-fetch-bytes", EnvVars: []string{"STRAND_MAX_FETCH_BYTES"}, Value: int(d.MaxFetchBytes), Usage: "largest fetch answer; larger max_bytes are clamped to it"},
 		&cli.DurationFlag{Name: "max-fetch-wait", EnvVars: []string{"STRAND_MAX_FETCH_WAIT"}, Value: d.MaxFetchWait, Usage: "longest fetch long-poll; larger max_wait_ms are clamped to it"},
 		&cli.DurationFlag{Name: "max-produce-timeout", EnvVars: []string{"STRAND_MAX_PRODUCE_TIMEOUT"}, Value: d.MaxProduceTimeout, Usage: "longest acks=all wait; larger timeout_ms are clamped to it"},
-		&cli.IntFlag{Name: "max-conns", EnvVars: []string{"STRAND_MAX_CONNS"}, Value: d.MaxConns, Usage: "most concurrent connections (0: 262144)"},
+		&cli.IntFlag{Name: "max-conns", EnvVars: []string{"STRAND_MAX_CONNS"}, Value: d.MaxConns, Usage: "most concurrent connections; bodies are read whole, so this times --max-request-bytes bounds their memory"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: []string{"STRAND_SHUTDOWN_TIMEOUT"}, Value: d.ShutdownTimeout, Usage: "on SIGTERM, how long in-flight requests may take to finish"},
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},

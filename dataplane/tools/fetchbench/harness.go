@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -111,7 +112,7 @@ func prepare(dir string, total int64, chunk int32) (*dataset, error) {
 // cut opens the partition log and records the region every fetch of
 // ds.chunk bytes from offset 0 on returns.
 func (ds *dataset) cut() error {
-	m, err := partlog.OpenManager(ds.dir, partlog.ManagerOptions{})
+	m, err := partlog.OpenManager(ds.dir, partlog.ManagerOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
