@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // epochCheckpointFile is the leader-epoch checkpoint of a log directory
@@ -167,7 +168,7 @@ func writeFileAtomic(path string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := fsync(f); err != nil {
 		f.Close()
 		return err
 	}
@@ -188,5 +189,17 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return fsync(d)
+}
+
+// fsyncOff turns fsync into a no-op. Only tests that must run many
+// recoveries quickly (the fuzz targets) set it.
+var fsyncOff atomic.Bool
+
+// fsync is f.Sync unless fsyncOff is set.
+func fsync(f *os.File) error {
+	if fsyncOff.Load() {
+		return nil
+	}
+	return f.Sync()
 }

@@ -29,6 +29,7 @@ func (l *Log) flushTo(upTo int64) error {
 	type job struct {
 		s         *segment
 		size      int64
+		syncData  bool
 		syncIndex bool
 	}
 	l.mu.RLock()
@@ -45,8 +46,8 @@ func (l *Log) flushTo(upTo int64) error {
 		if s.base >= upTo && !(full && s == l.active()) {
 			break
 		}
-		j := job{s: s, size: s.size, syncIndex: s.indexWritten && !s.indexSynced}
-		if s.flushedSize < s.size || j.syncIndex {
+		j := job{s: s, size: s.size, syncData: s.flushedSize < s.size, syncIndex: s.indexWritten && !s.indexSynced}
+		if j.syncData || j.syncIndex {
 			jobs = append(jobs, j)
 		}
 	}
@@ -56,7 +57,7 @@ func (l *Log) flushTo(upTo int64) error {
 	l.mu.RUnlock()
 
 	for _, j := range jobs {
-		if j.size > 0 || j.s.flushedSize < j.size {
+		if j.syncData {
 			if err := l.syncFile(j.s.logPath, true); err != nil {
 				return err
 			}
@@ -104,13 +105,13 @@ func (l *Log) syncFile(path string, pooled bool) error {
 	if pooled {
 		var pf *pooledFile
 		if pf, err = l.files.acquire(path, false); err == nil {
-			err = pf.f.Sync()
+			err = fsync(pf.f)
 			l.files.release(pf)
 		}
 	} else {
 		var f *os.File
 		if f, err = os.Open(path); err == nil {
-			err = f.Sync()
+			err = fsync(f)
 			f.Close()
 		}
 	}
@@ -135,9 +136,11 @@ func (l *Log) persistIndexes(s *segment) error {
 		return storageErr(err, "write %s", s.timeIndexPath())
 	}
 	l.mu.Lock()
+	if !s.indexWritten {
+		l.dirGen++ // the files may be new
+	}
 	s.indexWritten, s.indexSynced = true, false
 	s.persistedOffsets, s.persistedTimes = len(s.offsets.Bytes()), len(s.times.Bytes())
-	l.dirGen++
 	l.mu.Unlock()
 	return nil
 }

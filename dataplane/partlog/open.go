@@ -314,7 +314,7 @@ func (l *Log) openScanned(s *segment, resume int64, seal bool) (scanned int64, c
 		if err := pf.f.Truncate(torn.pos); err != nil {
 			return size - from, true, storageErr(err, "truncate segment")
 		}
-		if err := pf.f.Sync(); err != nil {
+		if err := fsync(pf.f); err != nil {
 			return size - from, true, storageErr(err, "sync segment")
 		}
 		cut = true

@@ -177,7 +177,7 @@ func (l *Log) cutAt(i int, cut, newEnd int64) error {
 	if err := pf.f.Truncate(cut); err != nil {
 		return storageErr(err, "truncate segment %s", s.logPath)
 	}
-	if err := pf.f.Sync(); err != nil {
+	if err := fsync(pf.f); err != nil {
 		return storageErr(err, "sync segment %s", s.logPath)
 	}
 	// The index files on disk are stale until written again.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"strand.dev/client/recordbatch"
 	"strand.dev/dataplane/offsetindex"
@@ -141,6 +142,11 @@ func (s *segment) fits(lastOffset, size int64) bool {
 	return lastOffset-s.base <= math.MaxInt32 && s.size+size <= math.MaxUint32
 }
 
+// Scans of more than smallScan bytes read through a pooled 1 MiB buffer.
+const smallScan = 64 << 10
+
+var scanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<20) }}
+
 // errTornTail reports where a scan stopped: a batch that is torn, corrupt
 // or out of order. Everything before it is valid.
 type errTornTail struct {
@@ -168,7 +174,17 @@ type scanner struct {
 // indexes allocated). It returns nil at a clean end, *errTornTail at the
 // first bad batch, or an I/O error.
 func (sc *scanner) scan(f *os.File, from, fileSize int64) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(f, from, fileSize-from), 1<<20)
+	var r *bufio.Reader
+	if fileSize-from < smallScan {
+		r = bufio.NewReaderSize(io.NewSectionReader(f, from, fileSize-from), smallScan)
+	} else {
+		r = scanReaders.Get().(*bufio.Reader)
+		r.Reset(io.NewSectionReader(f, from, fileSize-from))
+		defer func() {
+			r.Reset(nil)
+			scanReaders.Put(r)
+		}()
+	}
 	pos := from
 	var over [recordbatch.LogOverhead]byte
 	for pos < fileSize {
