@@ -150,6 +150,7 @@ type member struct {
 	stop   chan struct{}
 	done   chan struct{}
 	polled func() time.Time // last poll; nil means now
+	waitMs int32            // long-poll wait of heartbeats (default 200)
 }
 
 // ledger is who holds what, across members.
@@ -271,6 +272,9 @@ func (m *member) loop() {
 		}
 		m.mu.Lock()
 		req := wire.HeartbeatRequest{GroupID: m.group, MemberID: m.id, GroupInstanceID: m.inst, Generation: m.gen, Owned: m.ownedWire(), MaxWaitMs: 200}
+		if m.waitMs > 0 {
+			req.MaxWaitMs = m.waitMs
+		}
 		if m.polled != nil {
 			req.PollAgeMs = time.Since(m.polled()).Milliseconds()
 		}
