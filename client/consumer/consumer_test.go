@@ -363,3 +363,48 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+func TestCorruptBatchStopsThePartition(t *testing.T) {
+	fc := fakecluster.New(1, t.Cleanup)
+	fc.CreateTopic("t", 1, nil)
+	for i := 0; i < 5; i++ {
+		produce(t, fc, "t", 0, "r", 1) // five batches
+	}
+	good := fc.Log("t", 0)
+	fc.Intercept(func(node int32, w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != wire.PathFetch {
+			return false
+		}
+		bad := append([]byte(nil), good...)
+		bad[len(bad)-1] ^= 0xff // breaks the CRC
+		w.Header().Set(wire.HeaderHighWatermark, "5")
+		w.Write(bad)
+		return true
+	})
+	c := newConsumer(t, fc, AutoOffsetReset(ResetEarliest))
+	tp := TopicPartition{"t", 0}
+	c.Assign(tp)
+	// The records of the good batches come first, then the error.
+	var got []*record.Record
+	var err error
+	for err == nil {
+		var recs []*record.Record
+		recs, err = c.Poll(testCtx(t))
+		got = append(got, recs...)
+	}
+	if !errors.Is(err, wire.ErrCorruptMessage) {
+		t.Fatalf("want CORRUPT_MESSAGE from Poll, got %v", err)
+	}
+	if len(got) == 0 || len(got) >= 5 {
+		t.Fatalf("%d records before the corrupt batch", len(got))
+	}
+	for i, r := range got {
+		if r.Offset != int64(i) {
+			t.Fatalf("offsets %v", offsets(got))
+		}
+	}
+	// The partition stays stopped at the bad batch until a Seek.
+	if pos, _ := c.Position(tp); pos != int64(len(got)) {
+		t.Fatalf("position %d after %d records", pos, len(got))
+	}
+}

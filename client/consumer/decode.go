@@ -14,7 +14,8 @@ const decodeLimit = 256 << 20
 
 // decode reads the whole batches of a fetch answer and returns the records
 // at or after offset, and the position after the last whole batch (offset
-// itself when there is none). A partial batch at the end is left for the
+// itself when there is none). When a batch does not decode, the records of
+// the batches before it are returned with the error. A partial batch at the end is left for the
 // next fetch. Offsets missing because of compaction, and control batches,
 // are stepped over: the position is the batch's last offset + 1 whatever
 // records it still holds.
@@ -33,10 +34,8 @@ func decode(body []byte, tp TopicPartition, offset int64) ([]*record.Record, int
 	if whole == 0 {
 		return nil, offset, nil
 	}
+	// On an error, the batches before the bad one are still returned.
 	batches, err := recordbatch.DecodeBatches(body[:whole], decodeLimit)
-	if err != nil {
-		return nil, offset, err
-	}
 	next := offset
 	var out []*record.Record
 	for _, b := range batches {
@@ -55,7 +54,7 @@ func decode(body []byte, tp TopicPartition, offset int64) ([]*record.Record, int
 		}
 		next = h.NextOffset()
 	}
-	return out, next, nil
+	return out, next, err
 }
 
 func toRecord(tp TopicPartition, h recordbatch.BatchHeader, r *recordbatch.Record) *record.Record {

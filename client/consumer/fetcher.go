@@ -138,8 +138,11 @@ func (f *fetcher) retry(gen uint64, err error) bool {
 		c.mu.Unlock()
 		return true
 	}
-	var nn *routing.NoNodeError
-	if !transport.Retriable(err) && !errors.As(err, &nn) {
+	var (
+		nn *routing.NoNodeError
+		ce *corruptError
+	)
+	if errors.As(err, &ce) || !transport.Retriable(err) && !errors.As(err, &nn) {
 		f.err = fmt.Errorf("consuming %s: %w", f.tp, err)
 		c.pushLocked(&chunk{f: f, gen: gen, err: f.err})
 		c.mu.Unlock()
@@ -225,10 +228,7 @@ func (f *fetcher) fetch(ctx context.Context, gen uint64, offset int64) error {
 	if err != nil {
 		return err
 	}
-	recs, next, err := decode(resp.Body, f.tp, offset)
-	if err != nil {
-		return &transport.NodeError{Addr: leader.Addr, Path: wire.PathFetch, Garbage: true, Err: err}
-	}
+	recs, next, decodeErr := decode(resp.Body, f.tp, offset)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f.gen != gen {
@@ -238,6 +238,9 @@ func (f *fetcher) fetch(ctx context.Context, gen uint64, offset int64) error {
 	if next > offset {
 		f.fetchPos = next
 		c.pushLocked(&chunk{f: f, gen: gen, records: recs, next: next})
+	}
+	if decodeErr != nil {
+		return &corruptError{fmt.Errorf("the batch %s sent at offset %d does not decode: %w", leader.Addr, next, decodeErr)}
 	}
 	return nil
 }
@@ -261,3 +264,11 @@ func (f *fetcher) outOfRange(gen uint64, offset int64, err error) error {
 	f.known, f.resetTo = false, 0
 	return nil
 }
+
+// corruptError is fetched data that does not decode (a CRC mismatch, a
+// malformed batch). Fetching again would return the same bytes, so the
+// partition stops with it; Seek past the offset to go on.
+type corruptError struct{ err error }
+
+func (e *corruptError) Error() string { return e.err.Error() }
+func (e *corruptError) Unwrap() error { return e.err }

@@ -182,8 +182,9 @@ func WithCompression(c Compression) Option { return func(cf *config) { cf.compre
 func MaxRequestSize(n int) Option { return func(c *config) { c.maxRequestSize = n } }
 
 // BufferMemory bounds the bytes of records buffered and in flight
-// (buffer.memory). When it is used up, Send waits (back-pressure) up to
-// MaxBlock. Default 32 MiB.
+// (buffer.memory), counted as their uncompressed size. When it is used up,
+// Send waits (back-pressure) up to MaxBlock. The encoded batches of requests
+// in flight come on top: at most about as much again. Default 32 MiB.
 func BufferMemory(n int64) Option { return func(c *config) { c.bufferMemory = n } }
 
 // MaxBlock bounds how long Send waits for buffer memory and for the topic's

@@ -2,7 +2,6 @@ package routing
 
 import (
 	"context"
-	"fmt"
 
 	"strand.dev/client/wire"
 )
@@ -85,9 +84,3 @@ func (r *Router) ControllerAddr(ctx context.Context) (string, error) {
 	}
 	return "", wire.Errorf(wire.CodeNotController, "no active controller is known (the cluster has none right now)")
 }
-
-// PartitionCount returns the number of partitions of a topic.
-func PartitionCount(t *wire.TopicMetadata) int { return len(t.Partitions) }
-
-// Describe formats a partition for messages.
-func Describe(topic string, partition int32) string { return fmt.Sprintf("%s-%d", topic, partition) }
