@@ -113,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 		CloseOnShutdown:    true,
 		NoDefaultDate:      true,
 		Logger:             slogPrinter{s.log},
+		ErrorHandler:       requestError,
 	}
 	if s.peerLn != nil {
 		s.peer = &fasthttp.Server{
@@ -280,6 +281,16 @@ func (s *Server) onLeadership(leader bool, term uint64) {
 		s.lease.becameLeader()
 	}
 	s.log.Info("leadership", "leader", leader, "term", term)
+}
+
+// requestError answers a request fasthttp could not read with the wire
+// error envelope.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, wire.Errorf(wire.CodeMessageTooLarge, "the request body exceeds --max-request-bytes"))
+		return
+	}
+	writeError(ctx, wire.Errorf(wire.CodeInvalidRequest, "cannot read the request: %v", err))
 }
 
 // httpMetrics are the API's request metrics.
