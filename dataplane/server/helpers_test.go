@@ -18,7 +18,7 @@ import (
 
 // testNode is a node serving on a loopback port for one test.
 type testNode struct {
-	t    *testing.T
+	t    testing.TB
 	n    *Node
 	dir  string
 	addr string
@@ -27,7 +27,7 @@ type testNode struct {
 
 // startNode starts a standalone node on t.TempDir() (or dir when set);
 // mutate adjusts the config first. The node stops at cleanup.
-func startNode(t *testing.T, dir string, mutate func(*Config)) *testNode {
+func startNode(t testing.TB, dir string, mutate func(*Config)) *testNode {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -205,3 +205,6 @@ func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
 
 // itoa formats an int.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// jsonBody encodes v.
+func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
