@@ -25,12 +25,11 @@ func walkRecords(section []byte, count int32, fn func(rawRecord) error) error {
 		if pos >= len(section) {
 			return wire.Errorf(wire.CodeInvalidRecord, "records section ends after %d of %d records", i, count)
 		}
-		length, n := binary.Varint(section[pos:])
-		if n <= 0 || length < 0 || length > math.MaxInt32 {
+		length, body := varint(section, pos)
+		if body < 0 || length < 0 || length > math.MaxInt32 {
 			return wire.Errorf(wire.CodeInvalidRecord, "record %d: bad length varint", i)
 		}
 		start := pos
-		body := pos + n
 		end := body + int(length)
 		if end > len(section) {
 			return wire.Errorf(wire.CodeInvalidRecord, "record %d: length %d runs past the records section", i, length)
@@ -55,36 +54,32 @@ func walkRecords(section []byte, count int32, fn func(rawRecord) error) error {
 // varint) and that they fill it exactly.
 func parseRecordBody(b []byte) (rawRecord, error) {
 	var r rawRecord
-	pos := 1 // attributes
-	if len(b) < pos {
+	if len(b) < 1 {
 		return r, wire.Errorf(wire.CodeInvalidRecord, "empty record")
 	}
-	v, n := binary.Varint(b[pos:])
-	if n <= 0 {
+	pos := 1 // attributes
+	var v int64
+	if v, pos = varint(b, pos); pos < 0 {
 		return r, wire.Errorf(wire.CodeInvalidRecord, "bad timestamp delta")
 	}
 	r.timestampDelta = v
-	pos += n
-	v, n = binary.Varint(b[pos:])
-	if n <= 0 || v < math.MinInt32 || v > math.MaxInt32 {
+	if v, pos = varint(b, pos); pos < 0 || v < math.MinInt32 || v > math.MaxInt32 {
 		return r, wire.Errorf(wire.CodeInvalidRecord, "bad offset delta")
 	}
 	r.offsetDelta = v
-	pos += n
 	r.nullKey = pos < len(b) && b[pos] == 0x01 // zigzag varint -1
-	for _, field := range []string{"key", "value"} {
-		var ok bool
-		if pos, ok = skipVarBytes(b, pos, true); !ok {
-			return r, wire.Errorf(wire.CodeInvalidRecord, "bad %s length", field)
-		}
+	var ok bool
+	if pos, ok = skipVarBytes(b, pos, true); !ok {
+		return r, wire.Errorf(wire.CodeInvalidRecord, "bad key length")
 	}
-	count, n := binary.Varint(b[pos:])
-	if n <= 0 || count < 0 || count > int64(len(b)) {
+	if pos, ok = skipVarBytes(b, pos, true); !ok {
+		return r, wire.Errorf(wire.CodeInvalidRecord, "bad value length")
+	}
+	count, pos := varint(b, pos)
+	if pos < 0 || count < 0 || count > int64(len(b)) {
 		return r, wire.Errorf(wire.CodeInvalidRecord, "bad header count")
 	}
-	pos += n
 	for i := int64(0); i < count; i++ {
-		var ok bool
 		if pos, ok = skipVarBytes(b, pos, false); !ok {
 			return r, wire.Errorf(wire.CodeInvalidRecord, "header %d: bad key length", i)
 		}
@@ -98,18 +93,30 @@ func parseRecordBody(b []byte) (rawRecord, error) {
 	return r, nil
 }
 
+// varint decodes the zigzag varint at pos and returns it with the position
+// after it, or a negative position when it is truncated or too long.
+func varint(b []byte, pos int) (int64, int) {
+	if pos >= 0 && pos < len(b) && b[pos] < 0x80 {
+		u := uint64(b[pos])
+		return int64(u>>1) ^ -int64(u&1), pos + 1
+	}
+	if pos < 0 || pos > len(b) {
+		return 0, -1
+	}
+	v, n := binary.Varint(b[pos:])
+	if n <= 0 {
+		return 0, -1
+	}
+	return v, pos + n
+}
+
 // skipVarBytes skips a varint-length-prefixed byte string at pos; a length
 // of -1 (null) is allowed when nullable.
 func skipVarBytes(b []byte, pos int, nullable bool) (int, bool) {
-	if pos > len(b) {
-		return pos, false
-	}
-	l, n := binary.Varint(b[pos:])
-	if n <= 0 {
-		return pos, false
-	}
-	pos += n
+	l, pos := varint(b, pos)
 	switch {
+	case pos < 0:
+		return pos, false
 	case l == -1 && nullable:
 		return pos, true
 	case l < 0 || l > int64(len(b)-pos):

@@ -63,7 +63,8 @@ func crashChild(dir, mode string) int {
 	}
 	go m.Run(context.Background())
 	cfg := crashConfig()
-	if mode == "bulk" {
+	bulk := strings.HasPrefix(mode, "bulk")
+	if bulk {
 		cfg = DefaultConfig()
 	}
 	l, err := m.Create("crash", 0, cfg)
@@ -77,15 +78,15 @@ func crashChild(dir, mode string) int {
 	for {
 		next := l.EndOffset()
 		n := 1 + rng.IntN(20)
-		if mode == "bulk" {
+		if bulk {
 			n = 1000
 		}
 		recs := make([]recordbatch.Record, n)
 		for i := range recs {
 			off := next + int64(i)
 			recs[i] = recordbatch.Record{Timestamp: time.Now().UnixMilli(), Key: []byte(strconv.FormatInt(off, 10)), Value: crashValue(off)}
-			if mode == "bulk" {
-				recs[i].Value = bytes.Repeat([]byte{byte(off)}, 1000)
+			if bulk {
+				recs[i].Value = bytes.Repeat([]byte{byte(off)}, 990)
 			}
 		}
 		b, err := recordbatch.Encode(recs, recordbatch.EncodeOptions{})
@@ -102,8 +103,18 @@ func crashChild(dir, mode string) int {
 			fmt.Fprintf(os.Stderr, "append at %d, expected %d\n", info.BaseOffset, next)
 			return 2
 		}
-		if mode == "bulk" {
+		if bulk {
 			if info.LastOffset+1 >= 1<<20 {
+				if mode == "bulk-flush" {
+					if err := l.Flush(); err != nil {
+						fmt.Fprintln(os.Stderr, "flush:", err)
+						return 2
+					}
+					if err := m.Checkpoint(); err != nil {
+						fmt.Fprintln(os.Stderr, "checkpoint:", err)
+						return 2
+					}
+				}
 				fmt.Fprintf(out, "DONE %d\n", info.LastOffset)
 				out.Flush()
 				select {}
