@@ -13,19 +13,24 @@ import (
 // to the *net.TCPConn with io.Copy over an io.LimitedReader, which is Go's
 // sendfile path. No HTTP, no framing: the ceiling the fetch path is
 // measured against.
+//
+// With copying set it sends the region by read(2) into a 256 KiB buffer and
+// write(2) out of it instead: the bare copying loop, to tell what the
+// machine's loopback gives each method without any server around it.
 type bareServer struct {
 	ln      net.Listener
 	regions []region
+	copying bool
 	done    chan struct{}
 }
 
 // startBare listens on a loopback port and serves connections.
-func startBare(regions []region) (*bareServer, error) {
+func startBare(regions []region, copying bool) (*bareServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &bareServer{ln: ln, regions: regions, done: make(chan struct{})}
+	s := &bareServer{ln: ln, regions: regions, copying: copying, done: make(chan struct{})}
 	go s.accept()
 	return s, nil
 }
@@ -71,7 +76,12 @@ func (s *bareServer) send(c net.Conn, r region) error {
 	if _, err := f.Seek(r.pos, io.SeekStart); err != nil {
 		return err
 	}
-	n, err := io.Copy(c, &io.LimitedReader{R: f, N: r.n})
+	var n int64
+	if s.copying {
+		n, err = copyThroughBuffer(c, f, r.n)
+	} else {
+		n, err = io.Copy(c, &io.LimitedReader{R: f, N: r.n})
+	}
 	if err == nil && n != r.n {
 		err = errors.New("short copy")
 	}
@@ -86,4 +96,24 @@ func (s *bareServer) Close() error {
 	err := s.ln.Close()
 	<-s.done
 	return err
+}
+
+// copyThroughBuffer sends n bytes of f by read and write through a 256 KiB
+// buffer (what strand-data's copying fetch does).
+func copyThroughBuffer(w io.Writer, f *os.File, n int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var total int64
+	for total < n {
+		m, err := f.Read(buf[:min(int64(len(buf)), n-total)])
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return total, werr
+			}
+			total += int64(m)
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -39,30 +39,31 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkFetch fetches a cached 256 MiB partition over loopback in 32 MiB
-// fetches, three ways: the bare Go sendfile loop (the ceiling), strand-data's
-// sendfile fetch, and strand-data copying the same bytes by read/write.
+// fetches, four ways: the bare Go sendfile loop (the ceiling), a bare
+// read/write loop, strand-data's sendfile fetch, and strand-data copying the
+// same bytes by read/write.
 // One op is one pass over the partition; the MB/s column compares them.
 func BenchmarkFetch(b *testing.B) {
-	b.Run("bare-sendfile-loop", func(b *testing.B) {
-		ds := benchDataset(b)
-		bs, err := startBare(ds.regions)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer bs.Close()
-		c, err := dialBare(bs.Addr())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		b.SetBytes(ds.total)
-		b.ResetTimer()
-		for b.Loop() {
-			if _, err := bareRound(c, ds); err != nil {
+	for _, bare := range []struct {
+		name    string
+		copying bool
+	}{{"bare-sendfile-loop", false}, {"bare-copy-loop", true}} {
+		b.Run(bare.name, func(b *testing.B) {
+			ds := benchDataset(b)
+			c, done, err := bareClientFor(ds, bare.copying)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
+			defer done()
+			b.SetBytes(ds.total)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := bareRound(c, ds); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	for _, mode := range []struct {
 		name string
 		copy bool
@@ -100,18 +101,16 @@ func TestFetchPathsAgree(t *testing.T) {
 	if len(ds.regions) < 4 || ds.total < 8<<20 {
 		t.Fatalf("dataset: %d regions, %d bytes", len(ds.regions), ds.total)
 	}
-	bs, err := startBare(ds.regions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bs.Close()
-	bc, err := dialBare(bs.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bc.Close()
-	if n, err := bareRound(bc, ds); err != nil || n != ds.total {
-		t.Fatalf("bare: %d, %v", n, err)
+	for _, copying := range []bool{false, true} {
+		bc, done, err := bareClientFor(ds, copying)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := bareRound(bc, ds)
+		done()
+		if err != nil || n != ds.total {
+			t.Fatalf("bare (copying %v): %d, %v", copying, n, err)
+		}
 	}
 	for _, cp := range []bool{false, true} {
 		rn, err := startNode(nodeConfig(ds.dir, ds.chunk, cp))

@@ -1,8 +1,9 @@
 // Command fetchbench measures loopback fetch throughput of a cached
-// partition three ways in one run: strand-data's fetch (sendfile), the same
-// node sending the same bytes by read/write copying (--copy path), and a
-// bare Go sendfile-to-socket loop as the ceiling. It prints the median of
-// the rounds and the ratios.
+// partition four ways in one run: strand-data's fetch (sendfile), the same
+// node sending the same bytes by read/write copying (Config.CopyFetchBody),
+// a bare Go sendfile-to-socket loop as the ceiling, and a bare read/write
+// loop (what the machine's loopback gives copying without a server). It
+// prints the median of the rounds and the ratios.
 //
 //	go run ./tools/fetchbench --bytes 1GiB --chunk 64MiB --rounds 7
 package main
