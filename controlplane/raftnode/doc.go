@@ -7,17 +7,20 @@
 //
 //  1. sends the leader's appends and heartbeats at once (the leader writes its
 //     own log in parallel; raft counts its own copy only after Advance);
-//  2. saves a received snapshot (file, WAL marker), restores the machine;
+//  2. saves a received snapshot (file, WAL marker) and restores the machine
+//     from it; otherwise applies the committed entries that are already
+//     durable here, so their proposers do not wait for step 3;
 //  3. appends the entries and HardState to the WAL with one fdatasync;
 //  4. sends every other message (votes, acknowledgements: only after 3);
-//  5. applies the committed entries: commands to the StateMachine (waking
-//     the proposer with the result), configuration changes to raft, the
-//     member list and the transport;
+//  5. applies the remaining committed entries: commands to the StateMachine
+//     (waking the proposer with the result), configuration changes to raft,
+//     the member list and the transport;
 //  6. answers the ReadIndex requests whose index is applied;
-//  7. takes a snapshot every SnapshotCount applied entries, compacts the
-//     in-memory log behind it (keeping CatchUpEntries for slow followers)
-//     and releases the WAL segments it covers;
-//  8. calls Advance.
+//  7. takes a snapshot every SnapshotCount applied entries (or when a member
+//     added since the last one needs one), compacts the in-memory log
+//     behind it (keeping CatchUpEntries for slow followers) and releases
+//     the WAL segments it covers;
+//  8. calls Advance, and handles the next Ready at once if there is one.
 //
 // Proposals are batched: the loop steps every proposal queued since the last
 // Ready before asking for the next one, so they share one fdatasync and one

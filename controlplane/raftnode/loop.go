@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -162,11 +163,26 @@ func (n *Node) handleReady() error {
 	}
 	n.tr.Send(early)
 
-	// 2. A snapshot from the leader.
+	// 2. A snapshot from the leader; or else the committed entries that
+	// are already durable here are applied now, while this Ready's
+	// entries are written (their proposers need not wait for that fsync).
+	// Entries from the first of rd.Entries on may be rewritten by this
+	// Ready, so they wait.
+	committed := rd.CommittedEntries
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := n.installSnapshot(rd.Snapshot); err != nil {
 			return err
 		}
+	} else if len(committed) > 0 {
+		k := len(committed)
+		if len(rd.Entries) > 0 {
+			first := rd.Entries[0].GetIndex()
+			k = sort.Search(len(committed), func(i int) bool { return committed[i].GetIndex() >= first })
+		}
+		if err := n.applyTimed(committed[:k]); err != nil {
+			return err
+		}
+		committed = committed[k:]
 	}
 
 	// 3. Entries and HardState, durable before any acknowledgement or vote.
@@ -192,13 +208,9 @@ func (n *Node) handleReady() error {
 	// 4. Everything else, now that our state is durable.
 	n.tr.Send(later)
 
-	// 5. Apply.
-	if len(rd.CommittedEntries) > 0 {
-		start := time.Now()
-		if err := n.apply(rd.CommittedEntries); err != nil {
-			return err
-		}
-		n.metrics.applied(n.applied, time.Since(start))
+	// 5. Apply the rest.
+	if err := n.applyTimed(committed); err != nil {
+		return err
 	}
 
 	// 6. Reads.
@@ -216,6 +228,19 @@ func (n *Node) handleReady() error {
 		n.notifyApplied()
 	}
 	n.rn.Advance(rd)
+	return nil
+}
+
+// applyTimed applies entries and records the time it took.
+func (n *Node) applyTimed(ents []*raftpb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	start := time.Now()
+	if err := n.apply(ents); err != nil {
+		return err
+	}
+	n.metrics.applied(n.applied, time.Since(start))
 	return nil
 }
 
