@@ -168,6 +168,20 @@ func TestCheckCommitsAndGroups(t *testing.T) {
 	}
 }
 
+func TestCheckConsumed(t *testing.T) {
+	a, b, c := RecordID{0, 0}, RecordID{0, 1}, RecordID{0, 2}
+	in := scenario(map[RecordID]int64{a: 0, b: 1, c: -1}, []RecordID{a, b})
+	tp := TP{"t", 0}
+	in.Groups = []GroupOutcome{{Group: "g", Converged: true}}
+	in.GroupTopics = map[string][]string{"g": {"t"}}
+	// c was never acknowledged: not consuming it is fine; b is missing.
+	in.Consumed = map[string]map[TP]map[RecordID]bool{"g": {tp: {a: true}}}
+	rep := Check(in)
+	if rep.NotConsumed != 1 || rep.OK() {
+		t.Errorf("not consumed %d ok %v, want 1 false:\n%s", rep.NotConsumed, rep.OK(), strings.Join(rep.Violations, "\n"))
+	}
+}
+
 func TestWriteTable(t *testing.T) {
 	a := RecordID{0, 0}
 	rep := Check(scenario(map[RecordID]int64{a: 0}, []RecordID{a}))

@@ -66,6 +66,14 @@ type Input struct {
 	Groups  []GroupOutcome
 	// ReadErrors are partitions or replicas that could not be read.
 	ReadErrors []string
+	// Incidents are promises the run itself saw broken (for example the
+	// cluster not recovering from a fault in time).
+	Incidents []string
+	// Consumed is, per group, the records its members processed; every
+	// acknowledged record of a group's topics (GroupTopics) must be among
+	// them once the group converged.
+	Consumed    map[string]map[TP]map[RecordID]bool
+	GroupTopics map[string][]string
 }
 
 // Row is one line of the table: one phase.
@@ -94,6 +102,7 @@ type Report struct {
 	ReplicaMismatches  int
 	CommitRegressions  int
 	GroupsNotConverged int
+	NotConsumed        int // acknowledged records a converged group never processed
 	Unknown            int // records in the log that the workload never sent
 }
 
@@ -142,6 +151,9 @@ func Check(in Input) *Report {
 	}
 	for _, e := range in.ReadErrors {
 		v.add("unreadable", "%s", e)
+	}
+	for _, e := range in.Incidents {
+		v.add("incident", "%s", e)
 	}
 
 	tps := in.Ledger.Partitions()
@@ -237,6 +249,20 @@ func Check(in Input) *Report {
 		if !g.Converged {
 			rep.GroupsNotConverged++
 			v.add("group", "%s did not converge: %s", g.Group, g.Detail)
+			continue
+		}
+		for _, topic := range in.GroupTopics[g.Group] {
+			for _, tp := range tps {
+				if tp.Topic != topic {
+					continue
+				}
+				for id, s := range in.Ledger.Sends[tp] {
+					if s.Outcome == Acked && !in.Consumed[g.Group][tp][id] {
+						rep.NotConsumed++
+						v.add("not consumed", "group %s never processed %s %s (acknowledged at offset %d)", g.Group, tp, id, s.Offset)
+					}
+				}
+			}
 		}
 	}
 	rep.Rows = rows

@@ -44,6 +44,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nreplicas differing below the high watermark: %d\n", r.ReplicaMismatches)
 	fmt.Fprintf(w, "committed offsets moving backwards: %d\n", r.CommitRegressions)
 	fmt.Fprintf(w, "groups not converged: %d\n", r.GroupsNotConverged)
+	fmt.Fprintf(w, "acknowledged records a group never processed: %d\n", r.NotConsumed)
 	fmt.Fprintf(w, "records in the logs never sent: %d\n", r.Unknown)
 	if r.OK() {
 		_, err := fmt.Fprintln(w, "\nverdict: PASS (no acknowledged record lost, none duplicated, order kept, replicas identical, commits monotonic, groups converged)")
