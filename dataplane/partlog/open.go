@@ -1,6 +1,7 @@
 package partlog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -181,7 +182,11 @@ func (l *Log) recover(opts Options) error {
 		}
 		l.dirSynced = l.dirGen
 	}
-	l.log.Debug("opened log", "segments", len(l.segs), "start", l.start, "end", l.end,
+	lvl := slog.LevelDebug
+	if scanned > 64<<10 {
+		lvl = slog.LevelInfo
+	}
+	l.log.Log(context.Background(), lvl, "opened log", "segments", len(l.segs), "start", l.start, "end", l.end,
 		"recovery_point", l.recoveryPoint, "clean", opts.Clean, "scanned_bytes", scanned, "took", time.Since(start))
 	return nil
 }
