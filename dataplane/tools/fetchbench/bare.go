@@ -117,3 +117,18 @@ func copyThroughBuffer(w io.Writer, f *os.File, n int64) (int64, error) {
 	}
 	return total, nil
 }
+
+// bareClientFor starts a bare loop over the dataset in this process and
+// connects to it (the in-process benchmark's client).
+func bareClientFor(ds *dataset, copying bool) (*bareClient, func(), error) {
+	bs, err := startBare(ds.regions, copying)
+	if err != nil {
+		return nil, nil, err
+	}
+	bc, err := dialBare(bs.Addr())
+	if err != nil {
+		bs.Close()
+		return nil, nil, err
+	}
+	return bc, func() { bc.Close(); bs.Close() }, nil
+}

@@ -2,8 +2,10 @@
 // partition four ways in one run: strand-data's fetch (sendfile), the same
 // node sending the same bytes by read/write copying (Config.CopyFetchBody),
 // a bare Go sendfile-to-socket loop as the ceiling, and a bare read/write
-// loop (what the machine's loopback gives copying without a server). It
-// prints the median of the rounds and the ratios.
+// loop (what the machine's loopback gives copying without a server). The
+// fetches are made by a child process, so this process's CPU time per GiB
+// is the serving side's cost of each path. It prints the median of the
+// rounds and the ratios.
 //
 //	go run ./tools/fetchbench --bytes 1GiB --chunk 64MiB --rounds 7
 package main
@@ -24,8 +26,15 @@ func main() {
 		chunk  = flag.String("chunk", "64MiB", "max_bytes of each fetch")
 		rounds = flag.Int("rounds", 7, "measured rounds per path (after one warm-up round)")
 		dir    = flag.String("dir", "", "data directory (default: a temporary one, removed at exit)")
+		client = flag.Bool("client", false, "internal: run as the fetching child process")
 	)
 	flag.Parse()
+	if *client {
+		if err := clientMain(); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	total, err := parseSize(*size)
 	if err != nil {
 		fatal(err)

@@ -5,98 +5,103 @@ import (
 	"io"
 )
 
-// results are the per-round rates of each path, bytes per second.
+// path is one way of serving the fetches.
+type path struct {
+	name  string
+	rates []float64 // bytes per second, per round
+	cpu   []float64 // serving process CPU seconds per GiB, per round
+}
+
+// results are the measured paths, in table order.
 type results struct {
-	bare, bareCopy, sendfile, copying []float64
+	bare, bareCopy, sendfile, copying path
 }
 
 // measure runs one warm-up and then rounds rounds of each path, interleaved
-// so that drift of the shared machine hits all three alike.
+// so that drift of the shared machine hits all four alike. The fetching
+// side runs in a child process; this process serves.
 func measure(ds *dataset, rounds int) (*results, error) {
-	bc, closeBare, err := bareClientFor(ds, false)
+	bare, err := startBare(ds.regions, false)
 	if err != nil {
 		return nil, err
 	}
-	defer closeBare()
-	cc, closeCopy, err := bareClientFor(ds, true)
+	defer bare.Close()
+	bareCopy, err := startBare(ds.regions, true)
 	if err != nil {
 		return nil, err
 	}
-	defer closeCopy()
-	res := &results{}
+	defer bareCopy.Close()
+	child, err := startChild(ds)
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	res := &results{
+		bare:     path{name: "bare Go sendfile loop (os.File -> TCPConn)"},
+		bareCopy: path{name: "bare Go read/write loop (256 KiB buffer)"},
+		sendfile: path{name: "strand-data fetch, sendfile"},
+		copying:  path{name: "strand-data fetch, read/write copy"},
+	}
 	for i := 0; i <= rounds; i++ {
-		bare, err := timed(func() (int64, error) { return bareRound(bc, ds) })
-		if err != nil {
-			return nil, fmt.Errorf("bare: %w", err)
+		warm := i == 0
+		if err := res.bare.add(warm, func() (float64, float64, error) { return child.round("bare", bare.Addr()) }); err != nil {
+			return nil, fmt.Errorf("bare sendfile: %w", err)
 		}
-		bareCopy, err := timed(func() (int64, error) { return bareRound(cc, ds) })
-		if err != nil {
+		if err := res.bareCopy.add(warm, func() (float64, float64, error) { return child.round("bare", bareCopy.Addr()) }); err != nil {
 			return nil, fmt.Errorf("bare copy: %w", err)
 		}
-		sf, err := nodeRound(ds, false)
-		if err != nil {
+		if err := res.sendfile.add(warm, func() (float64, float64, error) { return nodeRound(ds, child, false) }); err != nil {
 			return nil, fmt.Errorf("sendfile: %w", err)
 		}
-		cp, err := nodeRound(ds, true)
-		if err != nil {
+		if err := res.copying.add(warm, func() (float64, float64, error) { return nodeRound(ds, child, true) }); err != nil {
 			return nil, fmt.Errorf("copy: %w", err)
 		}
-		if i == 0 {
-			continue // warm-up
-		}
-		res.bare = append(res.bare, bare)
-		res.bareCopy = append(res.bareCopy, bareCopy)
-		res.sendfile = append(res.sendfile, sf)
-		res.copying = append(res.copying, cp)
 	}
 	return res, nil
 }
 
-// bareClientFor starts a bare loop over the dataset and connects to it.
-func bareClientFor(ds *dataset, copying bool) (*bareClient, func(), error) {
-	bs, err := startBare(ds.regions, copying)
+// add runs one round and records it unless it is the warm-up.
+func (p *path) add(warm bool, round func() (float64, float64, error)) error {
+	rate, cpu, err := round()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	bc, err := dialBare(bs.Addr())
-	if err != nil {
-		bs.Close()
-		return nil, nil, err
+	if !warm {
+		p.rates = append(p.rates, rate)
+		p.cpu = append(p.cpu, cpu)
 	}
-	return bc, func() { bc.Close(); bs.Close() }, nil
+	return nil
 }
 
-// nodeRound starts a node on the dataset (a clean restart, not timed),
-// fetches every region once over one keep-alive connection (timed) and
-// stops the node.
-func nodeRound(ds *dataset, copyFetch bool) (float64, error) {
+// nodeRound starts a node on the dataset (a clean restart, not measured),
+// has the child fetch every region once over one keep-alive connection,
+// and stops the node.
+func nodeRound(ds *dataset, child *childClient, copyFetch bool) (float64, float64, error) {
 	rn, err := startNode(nodeConfig(ds.dir, ds.chunk, copyFetch))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer rn.Close()
-	c, err := dialHTTP(rn.node.Addr())
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return timed(func() (int64, error) { return fetchRound(c, ds) })
+	return child.round("http", rn.node.Addr())
 }
 
 // print writes the table.
 func (r *results) print(w io.Writer) {
 	const gib = 1 << 30
-	b, bc, s, c := median(r.bare), median(r.bareCopy), median(r.sendfile), median(r.copying)
-	fmt.Fprintf(w, "\n| path | median GiB/s | vs bare sendfile loop |\n|---|---|---|\n")
-	fmt.Fprintf(w, "| bare Go sendfile loop (os.File -> TCPConn) | %.2f | 100%% |\n", b/gib)
-	fmt.Fprintf(w, "| bare Go read/write loop (256 KiB buffer) | %.2f | %.0f%% |\n", bc/gib, 100*bc/b)
-	fmt.Fprintf(w, "| strand-data fetch, sendfile | %.2f | %.0f%% |\n", s/gib, 100*s/b)
-	fmt.Fprintf(w, "| strand-data fetch, read/write copy | %.2f | %.0f%% |\n", c/gib, 100*c/b)
-	fmt.Fprintf(w, "\nsendfile / copy = %.2fx\n", s/c)
-	fmt.Fprintf(w, "rounds (GiB/s): bare %s; bare copy %s; sendfile %s; copy %s\n", rates(r.bare), rates(r.bareCopy), rates(r.sendfile), rates(r.copying))
+	base := median(r.bare.rates)
+	fmt.Fprintf(w, "\n| path | median GiB/s | vs bare sendfile loop | serving CPU s/GiB (median) |\n|---|---|---|---|\n")
+	for _, p := range []path{r.bare, r.bareCopy, r.sendfile, r.copying} {
+		m := median(p.rates)
+		fmt.Fprintf(w, "| %s | %.2f | %.0f%% | %.3f |\n", p.name, m/gib, 100*m/base, median(p.cpu))
+	}
+	fmt.Fprintf(w, "\nstrand sendfile / strand copy: %.2fx throughput, %.2fx CPU per GiB\n",
+		median(r.sendfile.rates)/median(r.copying.rates), median(r.sendfile.cpu)/median(r.copying.cpu))
+	for _, p := range []path{r.bare, r.bareCopy, r.sendfile, r.copying} {
+		fmt.Fprintf(w, "rounds, %s: GiB/s %s\n", p.name, rates(p.rates))
+	}
 }
 
-// rates renders per-round rates.
+// rates renders per-round rates in GiB/s.
 func rates(xs []float64) string {
 	s := ""
 	for i, x := range xs {
