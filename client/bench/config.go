@@ -124,7 +124,9 @@ func (c *Config) ensureTopic(ctx context.Context) (int, error) {
 			if ready {
 				return len(d.Partitions), nil
 			}
-		} else if !errors.Is(err, admin.ErrUnknownTopic) || c.Partitions == 0 {
+		} else if errors.Is(err, admin.ErrUnknownTopic) && c.Partitions == 0 {
+			return 0, fmt.Errorf("bench: topic %s does not exist; give a partition count (--partitions N) to create it", c.Topic)
+		} else if !errors.Is(err, admin.ErrUnknownTopic) {
 			return 0, fmt.Errorf("bench: topic %s: %w", c.Topic, err)
 		}
 		if time.Now().After(deadline) {

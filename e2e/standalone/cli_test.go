@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,16 +139,30 @@ func TestCLIBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { silent.Close() })
+		var (
+			mu    sync.Mutex
+			conns []net.Conn // held open, never answered
+		)
+		accepted := make(chan struct{})
 		go func() {
+			defer close(accepted)
 			for {
 				c, err := silent.Accept()
 				if err != nil {
 					return
 				}
-				t.Cleanup(func() { c.Close() })
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
 			}
 		}()
+		t.Cleanup(func() {
+			silent.Close()
+			<-accepted
+			for _, c := range conns {
+				c.Close()
+			}
+		})
 		r = strand(t, "", "--bootstrap", silent.Addr().String(), "--request-timeout", "3s", "topic", "list")
 		if r.code != 1 || r.took > 60*time.Second {
 			t.Fatalf("silent node: exit %d after %v: %s", r.code, r.took, r.stderr)

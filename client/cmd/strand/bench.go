@@ -31,8 +31,8 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "topic", Value: "strand-bench", Usage: "topic to use"},
 		&cli.Int64Flag{Name: "records", Value: 100000, Usage: "records to produce or consume"},
 		&cli.IntFlag{Name: "record-size", Value: 1024, Usage: "value size in bytes"},
-		&cli.IntFlag{Name: "partitions", Usage: "create the topic with this many partitions if it does not exist (0: use it as it is)"},
-		&cli.IntFlag{Name: "replication-factor", Usage: "replicas per partition of a topic created by --partitions (0: cluster default)"},
+		&cli.IntFlag{Name: "partitions", DefaultText: "use the topic as it is", Usage: "create the topic with this many partitions if it does not exist"},
+		&cli.IntFlag{Name: "replication-factor", DefaultText: "the cluster's default", Usage: "replicas per partition of a topic created by --partitions"},
 		&cli.BoolFlag{Name: "json", Usage: "print the report as JSON (same as --output json)"},
 	}
 }
@@ -43,7 +43,7 @@ func producerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "producers", Value: 1, Usage: "producers in parallel, each with its own connections"},
 		&cli.StringFlag{Name: "acks", Value: "all", Usage: "all, 1 or 0"},
 		&cli.StringFlag{Name: "compression", Value: "none", Usage: "none, gzip, snappy, lz4 or zstd"},
-		&cli.Float64Flag{Name: "rate", Usage: "target records/s over all producers (0: as fast as possible)"},
+		&cli.Float64Flag{Name: "rate", DefaultText: "as fast as possible", Usage: "target records/s over all producers"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 1, Usage: "produce requests in flight per partition"},
 		&cli.IntFlag{Name: "batch-size", Value: 64 << 10, Usage: "producer batch size in bytes"},
 		&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "producer linger"},

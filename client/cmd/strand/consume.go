@@ -22,13 +22,13 @@ func consumeCommand(e *env) *cli.Command {
 		ArgsUsage: "TOPIC",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "group", Usage: "consumer group (needs strand-coordinator; not available in this build)"},
-			&cli.BoolFlag{Name: "from-beginning", Usage: "start at the earliest offset (default: only new records)"},
-			&cli.IntFlag{Name: "partition", Value: -1, Usage: "read only this partition (default: all)"},
+			&cli.BoolFlag{Name: "from-beginning", Usage: "start at the earliest offset (without it, and without --offset: only new records)"},
+			&cli.IntFlag{Name: "partition", Value: -1, DefaultText: "all", Usage: "read only this partition"},
 			&cli.StringFlag{Name: "offset", Usage: "start at this `OFFSET` (a number, earliest or latest); a number out of range is an error"},
-			&cli.IntFlag{Name: "max-messages", Usage: "stop after N records (default: no limit)"},
+			&cli.IntFlag{Name: "max-messages", DefaultText: "no limit", Usage: "stop after N records"},
 			&cli.BoolFlag{Name: "print-key", Usage: "print key, separator, value"},
 			&cli.StringFlag{Name: "key-separator", Value: "\t", Usage: "separator printed between key and value"},
-			&cli.DurationFlag{Name: "timeout", Usage: "stop (exit 0) when no record arrived for this long (default: wait forever)"},
+			&cli.DurationFlag{Name: "timeout", DefaultText: "wait forever", Usage: "stop (exit 0) when no record arrived for this long"},
 		},
 		Action: func(c *cli.Context) error { return runConsume(c, e) },
 	}

@@ -27,7 +27,7 @@ func produceCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "acks", Value: "all", Usage: "all, 1 or 0: how many replicas must have a record before it counts as acknowledged"},
 			&cli.StringFlag{Name: "key-separator", Usage: "split each line at the first `SEP`: the text before is the key (a line without it has no key)"},
-			&cli.IntFlag{Name: "partition", Value: -1, Usage: "send every record to this partition (default: by key with Kafka's murmur2, sticky batches for lines without a key)"},
+			&cli.IntFlag{Name: "partition", Value: -1, DefaultText: "by key: Kafka's murmur2; sticky batches for lines without a key", Usage: "send every record to this partition"},
 			&cli.StringFlag{Name: "compression", Value: "none", Usage: "none, gzip, snappy, lz4 or zstd"},
 			&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "how long a batch waits for more lines"},
 			&cli.IntFlag{Name: "batch-size", Value: 16 << 10, Usage: "batch size in bytes"},

@@ -17,7 +17,7 @@ func topicCreateCommand(e *env) *cli.Command {
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "partitions", Aliases: []string{"p"}, Value: 1, Usage: "number of partitions"},
-			&cli.IntFlag{Name: "replication-factor", Aliases: []string{"r"}, Value: 0, Usage: "replicas per partition (0: the cluster's default)"},
+			&cli.IntFlag{Name: "replication-factor", Aliases: []string{"r"}, DefaultText: "the cluster's default", Usage: "replicas per partition"},
 			&cli.StringSliceFlag{Name: "config", Aliases: []string{"c"}, Usage: "topic config `KEY=VALUE` (Kafka names: retention.ms, cleanup.policy, ...); repeatable"},
 		},
 		Action: func(c *cli.Context) error {
