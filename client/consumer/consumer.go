@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"strand.dev/client/internal/routing"
 	"strand.dev/client/internal/transport"
@@ -49,6 +50,7 @@ type Consumer struct {
 	wg     sync.WaitGroup // fetcher goroutines
 
 	notify chan struct{} // capacity 1: the queue changed
+	stats  counters
 
 	// mu guards the fields below and the position fields of every fetcher.
 	mu       sync.Mutex
@@ -266,6 +268,7 @@ func (c *Consumer) takeLocked(max int) ([]*record.Record, error) {
 		}
 		n := min(max-len(out), len(ch.records))
 		out = append(out, ch.records[:n]...)
+		c.stats.polled.Add(int64(n))
 		ch.records = ch.records[n:]
 		if n > 0 {
 			f.pos = out[len(out)-1].Offset + 1
@@ -339,4 +342,26 @@ func (c *Consumer) Close() error {
 	c.tr.Close()
 	c.signal()
 	return nil
+}
+
+// Stats are counters of a consumer since it was created.
+type Stats struct {
+	Fetches        int64 // fetch requests answered
+	FetchErrors    int64 // fetch and offset requests that failed (and were retried or reported)
+	RecordsFetched int64 // records decoded from fetches
+	BytesFetched   int64 // bytes of fetch answers
+	RecordsPolled  int64 // records returned by Poll
+}
+
+type counters struct {
+	fetches, fetchErrors, recordsFetched, bytesFetched, polled atomic.Int64
+}
+
+// Stats returns the consumer's counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{
+		Fetches: c.stats.fetches.Load(), FetchErrors: c.stats.fetchErrors.Load(),
+		RecordsFetched: c.stats.recordsFetched.Load(), BytesFetched: c.stats.bytesFetched.Load(),
+		RecordsPolled: c.stats.polled.Load(),
+	}
 }

@@ -97,6 +97,9 @@ func TestConsumeFromEarliest(t *testing.T) {
 	if pos, _ := c.Position(TopicPartition{"t", 0}); pos != 500 {
 		t.Fatalf("position %d", pos)
 	}
+	if st := c.Stats(); st.RecordsPolled != 800 || st.RecordsFetched < 800 || st.Fetches < 2 || st.BytesFetched <= 0 {
+		t.Fatalf("stats %+v", st)
+	}
 	waitFor(t, func() bool { return c.HighWatermark(TopicPartition{"t", 1}) == 300 })
 }
 

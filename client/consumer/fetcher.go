@@ -138,6 +138,7 @@ func (f *fetcher) retry(gen uint64, err error) bool {
 		c.mu.Unlock()
 		return true
 	}
+	c.stats.fetchErrors.Add(1)
 	var (
 		nn *routing.NoNodeError
 		ce *corruptError
@@ -229,6 +230,9 @@ func (f *fetcher) fetch(ctx context.Context, gen uint64, offset int64) error {
 		return err
 	}
 	recs, next, decodeErr := decode(resp.Body, f.tp, offset)
+	c.stats.fetches.Add(1)
+	c.stats.bytesFetched.Add(int64(len(resp.Body)))
+	c.stats.recordsFetched.Add(int64(len(recs)))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if f.gen != gen {
