@@ -67,7 +67,6 @@ func New(cfg Config) (n *Node, err error) {
 			n.closeAll()
 		}
 	}()
-	start := time.Now()
 	n.logs, err = partlog.OpenManager(cfg.DataDir, partlog.ManagerOptions{
 		Logger: cfg.logger(), Defaults: defaults, MaxOpenFiles: cfg.MaxOpenFiles,
 		RetentionCheckInterval: cfg.RetentionCheckInterval, CheckpointInterval: cfg.CheckpointInterval,
@@ -75,7 +74,6 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open partition logs: %w", err)
 	}
-	lg.Info("opened partition logs", "dir", cfg.DataDir, "partitions", len(n.logs.All()), "clean", n.logs.Stats().OpenedClean, "took", time.Since(start))
 	n.rm = replica.NewManager(n.logs, replica.Options{NodeID: cfg.NodeID, Logger: cfg.logger()})
 
 	n.ln, err = net.Listen("tcp", cfg.Listen)
