@@ -26,6 +26,7 @@ func main() {
 		chunk  = flag.String("chunk", "64MiB", "max_bytes of each fetch")
 		rounds = flag.Int("rounds", 7, "measured rounds per path (after one warm-up round)")
 		dir    = flag.String("dir", "", "data directory (default: a temporary one, removed at exit)")
+		conns  = flag.Int("conns", 1, "connections fetching at once (each fetches the whole partition per round)")
 		client = flag.Bool("client", false, "internal: run as the fetching child process")
 	)
 	flag.Parse()
@@ -55,9 +56,9 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	fmt.Printf("partition: %d bytes in %d fetches of up to %s; %d rounds; GOMAXPROCS=%d\n",
-		ds.total, len(ds.regions), *chunk, *rounds, runtime.GOMAXPROCS(0))
-	res, err := measure(ds, *rounds)
+	fmt.Printf("partition: %d bytes in %d fetches of up to %s; %d rounds; %d connection(s); GOMAXPROCS=%d\n",
+		ds.total, len(ds.regions), *chunk, *rounds, max(*conns, 1), runtime.GOMAXPROCS(0))
+	res, err := measure(ds, *rounds, max(*conns, 1))
 	if err != nil {
 		fatal(err)
 	}

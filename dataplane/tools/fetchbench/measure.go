@@ -19,8 +19,9 @@ type results struct {
 
 // measure runs one warm-up and then rounds rounds of each path, interleaved
 // so that drift of the shared machine hits all four alike. The fetching
-// side runs in a child process; this process serves.
-func measure(ds *dataset, rounds int) (*results, error) {
+// side runs in a child process with conns connections at once; this process
+// serves.
+func measure(ds *dataset, rounds, conns int) (*results, error) {
 	bare, err := startBare(ds.regions, false)
 	if err != nil {
 		return nil, err
@@ -31,7 +32,7 @@ func measure(ds *dataset, rounds int) (*results, error) {
 		return nil, err
 	}
 	defer bareCopy.Close()
-	child, err := startChild(ds)
+	child, err := startChild(ds, conns)
 	if err != nil {
 		return nil, err
 	}

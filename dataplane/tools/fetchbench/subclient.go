@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -30,8 +31,9 @@ type regionJSON struct {
 
 // clientCommand asks the child for one round.
 type clientCommand struct {
-	Mode string `json:"mode"` // "http" or "bare"
-	Addr string `json:"addr"`
+	Mode  string `json:"mode"` // "http" or "bare"
+	Addr  string `json:"addr"`
+	Conns int    `json:"conns"` // concurrent connections, each fetching every region
 }
 
 // clientReply is a round's outcome.
@@ -66,23 +68,25 @@ func clientMain() error {
 		}
 		var rep clientReply
 		start := time.Now()
-		var err error
-		switch cmd.Mode {
-		case "http":
-			var c *httpClient
-			if c, err = dialHTTP(cmd.Addr); err == nil {
-				rep.Bytes, err = fetchRound(c, ds)
-				c.Close()
-			}
-		case "bare":
-			var c *bareClient
-			if c, err = dialBare(cmd.Addr); err == nil {
-				rep.Bytes, err = bareRound(c, ds)
-				c.Close()
-			}
-		default:
-			err = fmt.Errorf("unknown mode %q", cmd.Mode)
+		var (
+			mu  sync.Mutex
+			wg  sync.WaitGroup
+			err error
+		)
+		for range max(cmd.Conns, 1) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, cerr := oneConn(cmd, ds)
+				mu.Lock()
+				defer mu.Unlock()
+				rep.Bytes += n
+				if err == nil {
+					err = cerr
+				}
+			}()
 		}
+		wg.Wait()
 		rep.Seconds = time.Since(start).Seconds()
 		if err != nil {
 			rep.Error = err.Error()
@@ -93,16 +97,39 @@ func clientMain() error {
 	}
 }
 
+// oneConn fetches every region once over a new connection.
+func oneConn(cmd clientCommand, ds *dataset) (int64, error) {
+	switch cmd.Mode {
+	case "http":
+		c, err := dialHTTP(cmd.Addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return fetchRound(c, ds)
+	case "bare":
+		c, err := dialBare(cmd.Addr)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		return bareRound(c, ds)
+	}
+	return 0, fmt.Errorf("unknown mode %q", cmd.Mode)
+}
+
 // childClient drives a fetchbench --client child.
 type childClient struct {
 	cmd *exec.Cmd
 	enc *json.Encoder
 	dec *json.Decoder
 	in  io.WriteCloser
+	// conns is how many connections fetch at once in each round.
+	conns int
 }
 
 // startChild starts the child and sends it the dataset's regions.
-func startChild(ds *dataset) (*childClient, error) {
+func startChild(ds *dataset, conns int) (*childClient, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -120,7 +147,7 @@ func startChild(ds *dataset) (*childClient, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	cc := &childClient{cmd: cmd, enc: json.NewEncoder(in), dec: json.NewDecoder(out), in: in}
+	cc := &childClient{cmd: cmd, enc: json.NewEncoder(in), dec: json.NewDecoder(out), in: in, conns: conns}
 	setup := clientSetup{Chunk: ds.chunk}
 	for _, r := range ds.regions {
 		setup.Regions = append(setup.Regions, regionJSON{N: r.n, Offset: r.offset})
@@ -136,7 +163,7 @@ func startChild(ds *dataset) (*childClient, error) {
 // rate (bytes/s) and this process's CPU seconds per GiB during the round.
 func (cc *childClient) round(mode, addr string) (rate, cpuPerGiB float64, err error) {
 	before := cpuSeconds()
-	if err := cc.enc.Encode(clientCommand{Mode: mode, Addr: addr}); err != nil {
+	if err := cc.enc.Encode(clientCommand{Mode: mode, Addr: addr, Conns: cc.conns}); err != nil {
 		return 0, 0, err
 	}
 	var rep clientReply
