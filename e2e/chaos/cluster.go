@@ -216,9 +216,21 @@ func (c *Cluster) ActiveController(ctx context.Context) (Node, error) {
 	return active, nil
 }
 
-// Metadata is the cluster metadata from strand-meta.
+// Metadata is the cluster metadata derived from strand-meta's image, read
+// linearizably from the first strand-meta node that answers (not from a
+// client's cache or a data node's copy, which may lag behind a fault).
 func (c *Cluster) Metadata(ctx context.Context) (*wire.Metadata, error) {
-	return c.admin.Metadata(ctx)
+	var lastErr error = errors.New("no strand-meta container")
+	for _, n := range c.Role(RoleMeta) {
+		var img wire.Image
+		if err := c.getJSON(ctx, n.API, wire.PathMetaImage, nil, &img); err != nil {
+			lastErr = err
+			continue
+		}
+		md := img.Metadata()
+		return &md, nil
+	}
+	return nil, fmt.Errorf("strand-meta image: %w", lastErr)
 }
 
 // PartitionLeader returns the data node leading tp.
