@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"net/netip"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -331,4 +332,22 @@ func sortedJoin(s string) string {
 		m[v] = true
 	}
 	return strings.Join(sortedKeys(m), " ")
+}
+
+// TestComposeConfig has docker-compose (or docker compose) validate the
+// file, when one is installed.
+func TestComposeConfig(t *testing.T) {
+	args := []string{"-f", repoPath(t, "deploy/compose/docker-compose.yml"),
+		"--project-directory", repoPath(t, "deploy/compose"), "config", "-q"}
+	var cmd *exec.Cmd
+	if err := exec.Command("docker", "compose", "version").Run(); err == nil {
+		cmd = exec.Command("docker", append([]string{"compose"}, args...)...)
+	} else if path, err := exec.LookPath("docker-compose"); err == nil {
+		cmd = exec.Command(path, args...)
+	} else {
+		t.Skip("neither docker compose nor docker-compose is installed")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
 }
