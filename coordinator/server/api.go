@@ -95,12 +95,16 @@ func (s *Server) metricsHandler() fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 }
 
-// decode reads a JSON body into v, refusing unknown fields.
+// decode reads a JSON body into v. Unknown fields are ignored, so that
+// newer clients may send fields this coordinator does not know yet; a body
+// that is not one JSON object is INVALID_REQUEST.
 func decode(ctx *fasthttp.RequestCtx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(ctx.PostBody()))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return wire.Errorf(wire.CodeInvalidRequest, "bad JSON body: %v", err)
+	}
+	if dec.More() {
+		return wire.Errorf(wire.CodeInvalidRequest, "bad JSON body: more than one value")
 	}
 	return nil
 }

@@ -216,7 +216,8 @@ func TestCommitValidation(t *testing.T) {
 	mustCode(t, a.call(wire.PathGroupCommit, wire.OffsetCommitRequest{GroupID: "g", MemberID: "a", Generation: gen + 5, Offsets: []wire.OffsetCommit{ok}}, nil), wire.CodeIllegalGeneration)
 	// Bad joins.
 	mustCode(t, a.call(wire.PathGroupJoin, wire.JoinGroupRequest{GroupID: "g", Topics: []string{"t"}, Assignors: []string{"bogus"}}, nil), wire.CodeInconsistentGroupProtocol)
-	mustCode(t, a.call(wire.PathGroupJoin, map[string]any{"group_id": "g", "topics": []string{"t"}, "surprise": 1}, nil), wire.CodeInvalidRequest)
+	mustCode(t, a.call(wire.PathGroupJoin, map[string]any{"group_id": "g", "topics": "t"}, nil), wire.CodeInvalidRequest)
+	mustCode(t, a.call(wire.PathGroupJoin, wire.JoinGroupRequest{GroupID: strings.Repeat("g", 300), Topics: []string{"t"}}, nil), wire.CodeInvalidRequest)
 	mustCode(t, a.call(wire.PathGroupHeartbeat, wire.HeartbeatRequest{GroupID: "nope", MemberID: "x"}, nil), wire.CodeUnknownMember)
 	mustCode(t, a.call(wire.PathGroupDescribe+"?group=nope", nil, nil), wire.CodeGroupIDNotFound)
 }

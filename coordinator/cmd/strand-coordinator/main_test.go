@@ -374,6 +374,20 @@ func TestTakeoverAfterSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level takeover test")
 	}
+	testTakeover(t, syscall.SIGKILL)
+}
+
+// TestHandoffOnSIGTERM: a coordinator stopped with SIGTERM exits 0 after
+// releasing its offsets partitions, and the other serves the group without
+// waiting out a lease.
+func TestHandoffOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level takeover test")
+	}
+	testTakeover(t, syscall.SIGTERM)
+}
+
+func testTakeover(t *testing.T, sig syscall.Signal) {
 	c := newCluster(t, 6, map[string]int32{"t": 12})
 	c.startCoordinator("c1")
 	c.startCoordinator("c2")
@@ -442,12 +456,16 @@ func TestTakeoverAfterSIGKILL(t *testing.T) {
 	}
 	victim := fc.CoordinatorID
 	genBefore := ms[0].gen
-	t.Logf("group g is on %s (partition %d, epoch %d); SIGKILL", victim, fc.Partition, fc.Epoch)
+	name := map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGTERM: "SIGTERM"}[sig]
+	t.Logf("group g is on %s (partition %d, epoch %d); %s", victim, fc.Partition, fc.Epoch, name)
 	killed := time.Now()
-	if err := c.coords[victim].cmd.Process.Kill(); err != nil {
+	if err := c.coords[victim].cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	c.coords[victim].wait(t, 10*time.Second)
+	exit := c.coords[victim].wait(t, 20*time.Second)
+	if sig == syscall.SIGTERM && exit != nil {
+		t.Fatalf("exit after SIGTERM: %v", exit)
+	}
 	// The members go on: heartbeats find the new owner.
 	settle(30 * time.Second)
 	took := time.Since(killed)
@@ -457,7 +475,10 @@ func TestTakeoverAfterSIGKILL(t *testing.T) {
 	if fc.CoordinatorID == victim {
 		t.Fatalf("the group is still on %s", victim)
 	}
-	t.Logf("the group continued on %s %v after the SIGKILL", fc.CoordinatorID, took.Round(time.Millisecond))
+	t.Logf("the group continued on %s %v after the %s", fc.CoordinatorID, took.Round(time.Millisecond), name)
+	if sig == syscall.SIGTERM && took > 1900*time.Millisecond {
+		t.Errorf("a graceful handoff took %v: it waited out the 2 s lease", took)
+	}
 	for _, m := range ms {
 		if m.gen != genBefore {
 			t.Fatalf("member %s is at generation %d after the takeover, was %d: the takeover caused a rebalance", m.id, m.gen, genBefore)
