@@ -151,7 +151,8 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, method, path, query string, b
 	req.SetBody(body)
 	if err := s.fwd.DoTimeout(req, res, s.cfg.ProposeTimeout+2*time.Second); err != nil {
 		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) {
+		if errors.As(err, &opErr) && opErr.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) ||
+			errors.Is(err, fasthttp.ErrNoFreeConns) {
 			return nil, wire.Errorf(wire.CodeLeaderNotAvailable, "cannot reach the leader (member %d at %s): %v", lead, m.APIAddr, err)
 		}
 		return nil, wire.Errorf(wire.CodeRequestTimedOut, "forwarding to the leader (member %d at %s) failed; the outcome is unknown: %v", lead, m.APIAddr, err)

@@ -36,9 +36,10 @@ type Server struct {
 	reg     *prometheus.Registry
 	metrics *httpMetrics
 
-	apiLn, peerLn net.Listener
-	api, peer     *fasthttp.Server
-	fwd           *fasthttp.Client
+	apiLn, peerLn  net.Listener
+	api, peer      *fasthttp.Server
+	fwd            *fasthttp.Client
+	metricsHandler fasthttp.RequestHandler
 
 	ctx    context.Context // ended when the server stops
 	cancel context.CancelFunc
@@ -63,6 +64,7 @@ func New(cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newHTTPMetrics(s.reg)
+	s.metricsHandler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 
 	node, err := raftnode.New(raftnode.Config{
 		ID:             cfg.ID,
@@ -266,9 +268,7 @@ func (s *Server) routePeer(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) {
-	fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))(ctx)
-}
+func (s *Server) handleMetrics(ctx *fasthttp.RequestCtx) { s.metricsHandler(ctx) }
 
 // onApply runs on the raft loop after each applied batch.
 func (s *Server) onApply() {

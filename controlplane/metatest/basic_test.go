@@ -18,6 +18,7 @@ import (
 )
 
 func TestSingleMember(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 1, clusterOpts{})
 	addr := c.addr(1)
 	r, err := propose(addr, allocate(5))
@@ -39,6 +40,7 @@ func TestSingleMember(t *testing.T) {
 // TestProposeOnAnyMember: followers forward to the leader; every member's
 // linearizable read sees every acknowledged command.
 func TestProposeOnAnyMember(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, clusterOpts{})
 	var want int64
 	for round := 0; round < 5; round++ {
@@ -86,6 +88,7 @@ func TestProposeOnAnyMember(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, clusterOpts{})
 	addr := c.addr(2)
 	post := func(body []byte) (int, *wire.Error) {
@@ -150,6 +153,7 @@ func TestBadInput(t *testing.T) {
 // linearizable reads fail with NO_LEADER within a bounded time; stale reads
 // still answer.
 func TestNoLeaderIsRetriableNotAHang(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, clusterOpts{})
 	proposeRetry(t, c.addr(1), allocate(3))
 	c.waitConverged(1)
@@ -191,6 +195,7 @@ func TestNoLeaderIsRetriableNotAHang(t *testing.T) {
 }
 
 func TestWatch(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, clusterOpts{})
 	v := proposeRetry(t, c.addr(1), noop()).Version
 	c.waitConverged(v)
@@ -234,6 +239,7 @@ func TestWatch(t *testing.T) {
 // TestRefuseForeignDataDir: a member refuses a data directory of another
 // cluster, of another member, or one in use.
 func TestRefuseForeignDataDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -69,10 +69,11 @@ func (l *links) heal() {
 }
 
 type clusterOpts struct {
-	snapshotCount uint64
-	catchUp       uint64
-	tick          time.Duration
-	electionTick  int
+	snapshotCount  uint64
+	catchUp        uint64
+	tick           time.Duration
+	electionTick   int
+	proposeTimeout time.Duration
 }
 
 // testCluster is an in-process strand-meta cluster on loopback listeners.
@@ -137,6 +138,7 @@ func (c *testCluster) config(id uint64, ln net.Listener, join bool) metaserver.C
 		CatchUpEntries: c.opts.catchUp,
 		TickInterval:   c.opts.tick,
 		ElectionTick:   c.opts.electionTick,
+		ProposeTimeout: c.opts.proposeTimeout,
 		PeerFilter:     c.links.allow,
 		Logger:         testLogger().With("test_member", id),
 	}

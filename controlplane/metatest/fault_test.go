@@ -2,6 +2,7 @@ package metatest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -19,7 +20,8 @@ import (
 // alone never becomes part of the image, while the majority elects a new
 // leader and goes on; once the cut heals everyone holds the majority's image.
 func TestMinorityCannotCommit(t *testing.T) {
-	c := newCluster(t, 3, clusterOpts{})
+	t.Parallel()
+	c := newCluster(t, 3, clusterOpts{proposeTimeout: 3 * time.Second})
 	old := c.waitOnLeader()
 	base := proposeRetry(t, old.addr, allocate(1)).Version
 	c.waitConverged(base)
@@ -111,12 +113,15 @@ func TestSnapshotCatchUp(t *testing.T) {
 	const total = 10000
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
+	body, _ := json.Marshal(allocate(1))
+	for w := 0; w < 64; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= total {
-				proposeRetry(t, leader.addr, allocate(1))
+				if err := fastPropose(leader.addr, body); err != nil {
+					proposeRetry(t, leader.addr, allocate(1))
+				}
 			}
 		}()
 	}
@@ -309,6 +314,7 @@ func waitVoter(t *testing.T, c *testCluster, id uint64) {
 // another holder until it has lapsed on the leader's clock, and a new leader
 // gives the holder a full lease again.
 func TestLeaseTakeover(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, clusterOpts{})
 	addr := c.addr(1)
 	const leaseMs = 1500
