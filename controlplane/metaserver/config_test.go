@@ -114,7 +114,7 @@ func TestToWire(t *testing.T) {
 	}{
 		{raftnode.ErrNotLeader, wire.CodeNotLeader},
 		{raftnode.ErrSuperseded, wire.CodeNotLeader},
-		{fmt.Errorf("x: %w", raftnode.ErrDropped), wire.CodeLeaderNotAvailable},
+		{fmt.Errorf("x: %w", raftnode.ErrDropped), wire.CodeNotLeader},
 		{fmt.Errorf("%w: %w", raftnode.ErrOutcomeUnknown, raftnode.ErrStopped), wire.CodeRequestTimedOut},
 		{context.DeadlineExceeded, wire.CodeRequestTimedOut},
 		{raftnode.ErrStopped, wire.CodeShuttingDown},

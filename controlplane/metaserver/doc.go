@@ -16,9 +16,17 @@
 //
 // A proposal reaching a follower is forwarded to the leader's API (at most two
 // hops); without a leader the member waits up to NoLeaderWait for one, then
-// answers the retriable NO_LEADER. A proposal whose outcome cannot be known
-// (the leader died after appending it, the wait timed out) is answered with
-// the retriable REQUEST_TIMED_OUT, whose message says so.
+// answers the retriable NO_LEADER. The retriable errors of a proposal say
+// what happened to it:
+//
+//	NO_LEADER, NOT_LEADER   not applied, and never will be: retry
+//	REQUEST_TIMED_OUT       outcome unknown (the leader died after appending
+//	                        it, the wait timed out): it may yet be applied
+//	SHUTTING_DOWN           this member is stopping (outcome unknown if the
+//	                        command had reached raft)
+//
+// Everything else is final: the state machine's rejection (stale epoch,
+// failed compare-and-set, ...) or bad input.
 //
 // The controller lease: the leader remembers, on its monotonic clock, when it
 // last saw the lease acquired or renewed (and counts from its own election at

@@ -19,10 +19,8 @@ func toWire(err error) error {
 		return err
 	case errors.Is(err, raftnode.ErrOutcomeUnknown), errors.Is(err, context.DeadlineExceeded):
 		return wire.Errorf(wire.CodeRequestTimedOut, "the command's outcome is unknown (it may or may not be applied): %v", err)
-	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrSuperseded):
-		return wire.Errorf(wire.CodeNotLeader, "not applied: %v", err)
-	case errors.Is(err, raftnode.ErrDropped):
-		return wire.Errorf(wire.CodeLeaderNotAvailable, "not applied: %v", err)
+	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrSuperseded), errors.Is(err, raftnode.ErrDropped):
+		return wire.Errorf(wire.CodeNotLeader, "not applied, retry: %v", err)
 	case errors.Is(err, raftnode.ErrConfChangePending):
 		return wire.Errorf(wire.CodeRebalanceInProgress, "not applied: %v", err)
 	case errors.Is(err, raftnode.ErrTooLarge):

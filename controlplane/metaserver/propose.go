@@ -134,7 +134,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, method, path, query string, b
 		return nil, &wire.Error{Code: wire.CodeNotLeader, Message: "not the leader after " + strconv.Itoa(hops) + " forwards; retry", LeaderAddr: m.APIAddr}
 	}
 	if s.cfg.PeerFilter != nil && !s.cfg.PeerFilter(s.cfg.ID, lead) {
-		return nil, wire.Errorf(wire.CodeLeaderNotAvailable, "the leader (member %d) is not reachable", lead)
+		return nil, wire.Errorf(wire.CodeNoLeader, "the leader (member %d) is not reachable from member %d", lead, s.cfg.ID)
 	}
 	req := fasthttp.AcquireRequest()
 	res := fasthttp.AcquireResponse()
@@ -153,7 +153,7 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, method, path, query string, b
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && opErr.Op == "dial" || errors.Is(err, fasthttp.ErrDialTimeout) ||
 			errors.Is(err, fasthttp.ErrNoFreeConns) {
-			return nil, wire.Errorf(wire.CodeLeaderNotAvailable, "cannot reach the leader (member %d at %s): %v", lead, m.APIAddr, err)
+			return nil, wire.Errorf(wire.CodeNoLeader, "cannot reach the leader (member %d at %s): %v", lead, m.APIAddr, err)
 		}
 		return nil, wire.Errorf(wire.CodeRequestTimedOut, "forwarding to the leader (member %d at %s) failed; the outcome is unknown: %v", lead, m.APIAddr, err)
 	}
