@@ -31,7 +31,7 @@ type Config struct {
 	Partitions        int32
 	ReplicationFactor int16
 	// Acks, Compression, BatchSize, Linger and MaxInFlight are the
-	// producers' settings. Defaults: all, none, 64 KiB, 5 ms, 1.
+	// producers' settings. Defaults: all, none, 256 KiB, 5 ms, 1.
 	Acks        producer.Acks
 	AcksSet     bool // Acks was set (AcksNone is 0)
 	Compression producer.Compression
@@ -79,7 +79,7 @@ func (c *Config) defaults() error {
 		c.Acks = producer.AcksAll
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 64 << 10
+		c.BatchSize = 256 << 10
 	}
 	if c.Linger == 0 {
 		c.Linger = 5 * time.Millisecond

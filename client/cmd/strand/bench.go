@@ -45,7 +45,7 @@ func producerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "compression", Value: "none", Usage: "none, gzip, snappy, lz4 or zstd"},
 		&cli.Float64Flag{Name: "rate", DefaultText: "as fast as possible", Usage: "target records/s over all producers"},
 		&cli.IntFlag{Name: "max-in-flight", Value: 1, Usage: "produce requests in flight per partition"},
-		&cli.IntFlag{Name: "batch-size", Value: 64 << 10, Usage: "producer batch size in bytes"},
+		&cli.IntFlag{Name: "batch-size", Value: 256 << 10, Usage: "producer batch size in bytes"},
 		&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "producer linger"},
 	}
 }
