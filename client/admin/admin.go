@@ -80,7 +80,7 @@ func (a *Admin) retry(ctx context.Context, what string, op func(context.Context)
 		a.log.Debug("retrying", "op", what, "attempt", attempt, "err", err)
 		a.router.Invalidate()
 		if ctx.Err() != nil || backoff.Sleep(ctx, a.cfg.conn.RetryBackoff.Delay(attempt)) != nil {
-			return fmt.Errorf("%s: gave up after %d attempts: %w", what, attempt, err)
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 	}
 }
