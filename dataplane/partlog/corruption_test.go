@@ -229,3 +229,34 @@ func TestBrokenIndexesAreRebuilt(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleColdIndexIsRebuiltOnRead gives a cold segment a well-formed
+// index that points at the wrong batches (it passes the open-time sanity
+// check of its last entry only): a read must notice and rebuild it.
+func TestStaleColdIndexIsRebuiltOnRead(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 4000
+	dir := t.TempDir()
+	segs, bs := buildLog(t, dir, cfg, 30)
+	// Shift every entry but the last of segment 0's index by one batch.
+	idx := segs[0][:len(segs[0])-4] + ".index"
+	b, _ := os.ReadFile(idx)
+	if len(b) < 16 {
+		t.Skip("layout: too few index entries")
+	}
+	for i := 0; i+8 < len(b); i += 8 {
+		b[i+3]++ // relative offset + 1: no batch starts there with that offset
+	}
+	os.WriteFile(idx, b, 0o644)
+	l := openLog(t, dir, cfg, Options{Clean: true})
+	for _, ba := range bs {
+		if ba.file != segs[0] {
+			break
+		}
+		r, err := l.Read(ba.base+1, 1, 1<<40)
+		if err != nil || r.FirstOffset != ba.base {
+			t.Fatalf("Read(%d): %+v %v", ba.base+1, r, err)
+		}
+		regionBytes(t, r)
+	}
+}

@@ -84,6 +84,17 @@ func (l *Log) readSegment(i int, offset, maxBytes, maxOffset int64) (Region, boo
 	e := offs.Lookup(offset)
 	pos := e.Position
 	h, err := readHeaderAt(pf.f, pos, s.size)
+	if pos > 0 && (err != nil || h.BaseOffset != e.Offset) && s.offsets == nil {
+		// A cold index that passed its sanity check but points elsewhere:
+		// rebuild it from the segment and look again.
+		l.log.Warn("rebuilding a cold segment's indexes", "segment", s.base, "reason", errIndexMismatch)
+		if offs, _, err = l.rebuildColdIndexes(s); err != nil {
+			return Region{}, false, err
+		}
+		e = offs.Lookup(offset)
+		pos = e.Position
+		h, err = readHeaderAt(pf.f, pos, s.size)
+	}
 	if err == nil && pos > 0 && h.BaseOffset != e.Offset {
 		err = fmt.Errorf("%w: entry %+v, batch at %d", errIndexMismatch, e, h.BaseOffset)
 	}
