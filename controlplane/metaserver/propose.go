@@ -204,9 +204,42 @@ func (s *Server) handleMembers(ctx *fasthttp.RequestCtx) {
 			writeError(ctx, wire.Errorf(wire.CodeInvalidRequest, "DELETE %s needs ?id=<member id>", wire.PathMetaMembers))
 			return
 		}
+		if id == s.cfg.ID && s.node.IsLeader() {
+			// Hand leadership over first, so the cluster does not wait an
+			// election timeout once this member is gone.
+			s.handOffLeadership()
+		}
 		s.memberChange(ctx, func(c context.Context) error { return s.node.RemoveMember(c, id) })
 	default:
 		writeError(ctx, wire.Errorf(wire.CodeInvalidRequest, "%s takes GET, POST or DELETE", wire.PathMetaMembers))
+	}
+}
+
+// handOffLeadership transfers leadership to the most up-to-date other voter
+// and waits (up to an election timeout) for it to take over. Best effort:
+// if it does not, the removal goes ahead on this leader.
+func (s *Server) handOffLeadership() {
+	ctx, cancel := context.WithTimeout(s.ctx, time.Duration(s.cfg.ElectionTick)*s.cfg.TickInterval)
+	defer cancel()
+	st, err := s.node.Status(ctx)
+	if err != nil {
+		return
+	}
+	var target, best uint64
+	for _, m := range st.Members {
+		if m.ID != s.cfg.ID && !m.Learner && m.Match >= best {
+			target, best = m.ID, m.Match
+		}
+	}
+	if target == 0 || s.node.TransferLeadership(ctx, target) != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		if lead, _ := s.node.Leader(); lead != 0 && lead != s.cfg.ID {
+			s.log.Info("handed leadership over before removing this member", "to", lead)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

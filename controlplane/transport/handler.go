@@ -54,10 +54,16 @@ func (t *Transport) Handler(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		if !t.trackInbound(c) {
+		// fasthttp's hijacked connection ignores Close (the server closes
+		// it when this returns): Close and RemovePeer close the raw one.
+		raw := c
+		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+			raw = u.UnsafeConn()
+		}
+		if !t.trackInbound(raw, from) {
 			return // closing
 		}
-		defer t.untrackInbound(c)
+		defer t.untrackInbound(raw)
 		if err := c.SetDeadline(time.Time{}); err != nil {
 			return
 		}

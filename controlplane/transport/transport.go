@@ -114,7 +114,7 @@ type Transport struct {
 
 	mu      sync.Mutex
 	peers   map[uint64]*peer
-	inbound map[net.Conn]struct{}
+	inbound map[net.Conn]uint64 // inbound stream -> sending member
 	closed  bool
 	wg      sync.WaitGroup // sender and snapshot goroutines
 }
@@ -130,7 +130,7 @@ func New(cfg Config) *Transport {
 		closeCtx: ctx,
 		close:    cancel,
 		peers:    map[uint64]*peer{},
-		inbound:  map[net.Conn]struct{}{},
+		inbound:  map[net.Conn]uint64{},
 	}
 }
 
@@ -158,11 +158,17 @@ func (t *Transport) SetPeer(id uint64, addr string) {
 	}()
 }
 
-// RemovePeer stops sending to id.
+// RemovePeer stops sending to id and closes its inbound streams (a removed
+// member that reconnects is refused, which tells it it was removed).
 func (t *Transport) RemovePeer(id uint64) {
 	t.mu.Lock()
 	p, ok := t.peers[id]
 	delete(t.peers, id)
+	for c, from := range t.inbound {
+		if from == id {
+			c.Close()
+		}
+	}
 	t.mu.Unlock()
 	if ok {
 		p.stop()
@@ -222,14 +228,14 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 
 // trackInbound records an inbound stream so Close can end it; false if the
 // transport is closed.
-func (t *Transport) trackInbound(c net.Conn) bool {
+func (t *Transport) trackInbound(c net.Conn, from uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		c.Close()
 		return false
 	}
-	t.inbound[c] = struct{}{}
+	t.inbound[c] = from
 	return true
 }
 

@@ -258,3 +258,39 @@ func TestFilterCutsTheLink(t *testing.T) {
 		t.Fatalf("delivered index %d through the cut", got)
 	}
 }
+
+// TestRemovedMemberLearnsItFromItsPeer: once a peer removed this member it
+// closes the member's streams and refuses new ones with 410, which the
+// member's transport reports with OnRemoved.
+func TestRemovedMemberLearnsItFromItsPeer(t *testing.T) {
+	var removed sync.Map
+	told := make(chan struct{}, 1)
+	a := startNode(t, "c1", 1, func(c *Config) {
+		c.OnRemoved = func() {
+			select {
+			case told <- struct{}{}:
+			default:
+			}
+		}
+	})
+	b := startNode(t, "c1", 2, func(c *Config) {
+		c.IsRemoved = func(id uint64) bool { _, ok := removed.Load(id); return ok }
+	})
+	a.t.SetPeer(2, b.addr)
+	a.t.Send([]*raftpb.Message{msg(1, 2, 1)})
+	waitFor(t, "first delivery", func() bool { return len(b.r.received()) == 1 })
+	removed.Store(uint64(1), true)
+	b.t.RemovePeer(1) // closes the inbound stream from 1
+	waitFor(t, "the removal news", func() bool {
+		a.t.Send([]*raftpb.Message{msg(1, 2, 2)})
+		select {
+		case <-told:
+			return true
+		default:
+			return false
+		}
+	})
+	if n := len(b.r.received()); n != 1 {
+		t.Fatalf("a removed member delivered %d messages", n)
+	}
+}
