@@ -2,14 +2,18 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"strand.dev/client/recordbatch"
 	"strand.dev/client/wire"
@@ -19,7 +23,7 @@ import (
 
 // simMember is a consumer's group protocol in a goroutine: long-poll
 // heartbeats, a commit in OnPartitionsRevoked, then the revocation
-// confirmed at once. counts[i] is how many partitions it holds.
+// confirmed at once. held is how many partitions it holds.
 type simMember struct {
 	addr  string
 	group string
@@ -151,7 +155,11 @@ func standaloneBench(b *testing.B, partitions int32) (coord string) {
 		b.Fatal(err)
 	}
 	addr := freePort(b)
-	start(b, bins.coordinator, "--id", "c1", "--standalone", "--data", data, "--listen", addr, "--offsets-partitions", "10", "--log-level", "warn")
+	args := []string{"--id", "c1", "--standalone", "--data", data, "--listen", addr, "--offsets-partitions", "10", "--log-level", "warn"}
+	if w := os.Getenv("STRAND_BENCH_WRITERS"); w != "" {
+		args = append(args, "--writers-per-partition", w)
+	}
+	start(b, bins.coordinator, args...)
 	waitFor(b, 20*time.Second, "the coordinator to serve", func() bool {
 		return call(addr, wire.PathGroupOffsetsFetch, wire.OffsetFetchRequest{GroupID: "warmup"}, nil) == nil
 	})
@@ -216,45 +224,88 @@ func maxOf(ds []time.Duration) time.Duration {
 }
 
 // BenchmarkCommits measures commits per second against one coordinator:
-// concurrent members each committing one partition per request (acks=all
-// writes to __consumer_offsets, batched by the coordinator).
+// 64 concurrent members (of 64 groups), each request committing one
+// partition (commits/s) or ten (the partition offsets per second are then
+// ten times the request rate), written with acks=all to __consumer_offsets
+// and batched by the coordinator. The load generator uses fasthttp with
+// pre-built bodies so that its own cost stays small on a 2-core machine.
 func BenchmarkCommits(b *testing.B) {
+	for _, per := range []int{1, 10} {
+		b.Run(fmt.Sprintf("partitions-per-commit=%d", per), func(b *testing.B) { benchCommits(b, per) })
+	}
+}
+
+func benchCommits(b *testing.B, per int) {
 	addr := standaloneBench(b, 64)
 	const members = 64
-	var ans []wire.MemberAssignment
+	gens := make([]int32, members)
 	for i := range members {
 		var a wire.MemberAssignment
 		if err := call(addr, wire.PathGroupJoin, wire.JoinGroupRequest{GroupID: fmt.Sprintf("g%d", i), MemberID: "m", Topics: []string{"t"}, SessionTimeoutMs: 60000}, &a); err != nil {
 			b.Fatal(err)
 		}
-		ans = append(ans, a)
+		gens[i] = a.Generation
 	}
+	fc := &fasthttp.Client{MaxConnsPerHost: 1024}
 	var next atomic.Int64
-	b.SetParallelism(members / max(1, runtimeProcs()))
+	b.SetParallelism(members / 2)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1)-1) % members
+		req := fasthttp.AcquireRequest()
+		resp := fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://" + addr + wire.PathGroupCommit)
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.Header.SetContentType(wire.ContentTypeJSON)
+		var body []byte
 		off := int64(0)
-		req := wire.OffsetCommitRequest{GroupID: fmt.Sprintf("g%d", i), MemberID: "m", Generation: ans[i].Generation}
 		for pb.Next() {
 			off++
-			req.Offsets = []wire.OffsetCommit{{Topic: "t", Partition: int32(off % 64), Offset: off, LeaderEpoch: -1}}
-			if err := call(addr, wire.PathGroupCommit, req, nil); err != nil {
-				b.Error(err)
+			body = fmt.Appendf(body[:0], `{"group_id":"g%d","member_id":"m","generation":%d,"offsets":[`, i, gens[i])
+			for k := range per {
+				if k > 0 {
+					body = append(body, ',')
+				}
+				body = fmt.Appendf(body, `{"topic":"t","partition":%d,"offset":%d,"leader_epoch":-1}`, (int(off)*per+k)%64, off)
+			}
+			body = append(body, "]}"...)
+			req.SetBodyRaw(body)
+			if err := fc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Errorf("commit: %v %s", err, resp.Body())
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+	secs := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N)/secs, "commits/s")
+	b.ReportMetric(float64(b.N*per)/secs, "offsets/s")
+	reportWrites(b, addr)
 }
 
-func runtimeProcs() int {
-	if v, err := strconv.Atoi(os.Getenv("GOMAXPROCS")); err == nil && v > 0 {
-		return v
+// reportWrites reports the coordinator's produce count and latency.
+func reportWrites(b *testing.B, addr string) {
+	r, err := hc.Get("http://" + addr + wire.PathMetrics)
+	if err != nil {
+		return
 	}
-	return 2
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	vals := map[string]float64{}
+	for _, l := range strings.Split(string(body), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && strings.HasPrefix(f[0], "strand_coordinator_offsets_write") {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			vals[f[0]] = v
+		}
+	}
+	if n := vals["strand_coordinator_offsets_write_seconds_count"]; n > 0 {
+		b.ReportMetric(vals["strand_coordinator_offsets_write_seconds_sum"]/n*1000, "produce-ms")
+		b.ReportMetric(vals["strand_coordinator_offsets_write_records_sum"]/n, "records/produce")
+	}
 }
 
 // BenchmarkTakeover1M: one offsets partition holds 1,000,000 commits (of
