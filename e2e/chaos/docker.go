@@ -85,21 +85,30 @@ func (d *Docker) State(ctx context.Context, container string) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
-// Addresses maps each container on the network to its IPv4 address.
+// Addresses maps each container attached to the network, running or not,
+// to its IPv4 address (the fixed one it was given, else the current one).
 func (d *Docker) Addresses(ctx context.Context) (map[string]string, error) {
-	out, err := d.run(ctx, "network", "inspect", "--format",
-		`{{range .Containers}}{{.Name}} {{.IPv4Address}}{{"\n"}}{{end}}`, d.Network)
+	out, err := d.run(ctx, "ps", "--all", "--quiet", "--filter", "network="+d.Network)
 	if err != nil {
 		return nil, err
 	}
+	ids := strings.Fields(out)
 	m := map[string]string{}
+	if len(ids) == 0 {
+		return m, nil
+	}
+	format := `{{.Name}} {{with index .NetworkSettings.Networks "` + d.Network + `"}}` +
+		`{{if .IPAMConfig}}{{.IPAMConfig.IPv4Address}}{{end}} {{.IPAddress}}{{end}}`
+	out, err = d.run(ctx, append([]string{"inspect", "--format", format}, ids...)...)
+	if err != nil {
+		return nil, err
+	}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) != 2 {
+		if len(f) < 2 {
 			continue
 		}
-		ip, _, _ := strings.Cut(f[1], "/")
-		m[f[0]] = ip
+		m[strings.TrimPrefix(f[0], "/")] = f[1]
 	}
 	return m, nil
 }
