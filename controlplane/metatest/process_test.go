@@ -225,6 +225,9 @@ func (pc *procCluster) killLeaderAndTime(t testing.TB) (uint64, time.Duration) {
 // SIGKILL of the leader process; a new leader takes writes; the killed
 // member restarts from its disk and catches up.
 func TestCommandsSurviveSIGKILLOfTheLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the strand-meta binary")
+	}
 	pc := newProcCluster(t, 3)
 	var acked int64
 	for i := 0; i < 300; i++ {
