@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -145,7 +147,7 @@ func TestBadInputImages(t *testing.T) {
 	if err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run(); err != nil {
 		t.Skip("no Docker engine answers")
 	}
-	for _, bi := range badInputs {
+	for idx, bi := range badInputs {
 		t.Run(bi.binary+"/"+bi.name, func(t *testing.T) {
 			t.Parallel()
 			image := "strand/" + bi.binary + ":dev"
@@ -155,8 +157,12 @@ func TestBadInputImages(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), exitsAtOnce)
 			defer cancel()
 			// The default bridge network, as a plain docker run has: the
-			// container has an address of its own, as in a deployment.
-			args := []string{"run", "--rm"}
+			// container has an address of its own, as in a deployment. The
+			// container is named so that it can be removed: killing the
+			// docker client (at the deadline) leaves it running.
+			name := fmt.Sprintf("strand-badinput-%d-%d", os.Getpid(), idx)
+			t.Cleanup(func() { exec.Command("docker", "rm", "--force", name).Run() })
+			args := []string{"run", "--rm", "--name", name, "--label", "strand.dev/test=badinput"}
 			for _, e := range bi.env {
 				args = append(args, "-e", e)
 			}
