@@ -141,6 +141,11 @@ func (c *Conn) Next() (*Frame, error) {
 	return f, nil
 }
 
+// Buffered is the number of received bytes not yet returned by Next: 0
+// means the next Next waits for the network, the moment to send acks.
+// Called by the goroutine that calls Next.
+func (c *Conn) Buffered() int { return c.fr.r.Buffered() }
+
 // SendFetch (re)starts a partition.
 func (c *Conn) SendFetch(f Fetch) error {
 	c.wmu.Lock()
