@@ -105,6 +105,7 @@ type k8sContainer struct {
 	} `yaml:"ports"`
 	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
 	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
+	StartupProbe   *k8sProbe `yaml:"startupProbe"`
 	Resources      struct {
 		Requests map[string]string `yaml:"requests"`
 	} `yaml:"resources"`
@@ -391,7 +392,10 @@ func TestK8sManifests(t *testing.T) {
 		checkBindAdvertise(t, where, wl.env)
 		// Probes on /healthz at the API port.
 		apiPort := portOf(wl.env["STRAND_LISTEN"])
-		for kind, p := range map[string]*k8sProbe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+		for kind, p := range map[string]*k8sProbe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
+			if kind == "startup" && p == nil {
+				continue // optional
+			}
 			if p == nil || p.HTTPGet == nil {
 				t.Errorf("%s: no %s probe with httpGet", where, kind)
 				continue
