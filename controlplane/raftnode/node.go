@@ -271,11 +271,21 @@ func (n *Node) reportRemoved() {
 	}
 }
 
-// ReportSnapshot implements transport.Raft.
+// ReportSnapshot implements transport.Raft. The report must not be lost
+// (raft waits for it before sending the follower anything else), and the
+// transport may call it from the loop itself (Send): if the queue is full it
+// is delivered from a goroutine of its own.
 func (n *Node) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	f := func() { n.rn.ReportSnapshot(id, status) }
 	select {
-	case n.reportc <- func() { n.rn.ReportSnapshot(id, status) }:
-	case <-n.done:
+	case n.reportc <- f:
+	default:
+		go func() {
+			select {
+			case n.reportc <- f:
+			case <-n.done:
+			}
+		}()
 	}
 }
 
