@@ -58,7 +58,11 @@ package wire
 //     so a zombie cannot overwrite its successor's progress. A consumer
 //     outside any group (manual assignment) commits with an empty MemberID
 //     and Generation -1, which is accepted only while the group has no
-//     members.
+//     members. The coordinator applies a group's commits in the order it
+//     receives them; two requests in flight at once may arrive in either
+//     order, so a client keeps at most one commit in flight per consumer
+//     (CommitAsync queues and coalesces the next one), which is also what
+//     keeps a later commit from being overwritten by an earlier one.
 //
 //  5. Leave: POST PathGroupLeave (LeaveGroupRequest) on Close: the member's
 //     partitions are free at once and the rebalance starts immediately.
