@@ -100,6 +100,10 @@ func varint(b []byte, pos int) (int64, int) {
 		u := uint64(b[pos])
 		return int64(u>>1) ^ -int64(u&1), pos + 1
 	}
+	if pos >= 0 && pos+1 < len(b) && b[pos+1] < 0x80 {
+		u := uint64(b[pos]&0x7f) | uint64(b[pos+1])<<7
+		return int64(u>>1) ^ -int64(u&1), pos + 2
+	}
 	if pos < 0 || pos > len(b) {
 		return 0, -1
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,6 +110,57 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkAppendConcurrent is BenchmarkAppend for 100 partitions with
+// two appending goroutines (each on its own half of the partitions), as a
+// server with several producers runs: one request's validation (CRC-32C,
+// record walk) overlaps another's write.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	const parts, writers = 100, 2
+	for _, size := range []int{16 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("partitions=%d/appenders=%d/batch=%dKiB", parts, writers, size>>10), func(b *testing.B) {
+			batches := make([][]byte, writers)
+			for w := range batches {
+				batches[w] = benchBatch(b, size)
+			}
+			n := benchTotal / len(batches[0])
+			b.SetBytes(int64(n * len(batches[0])))
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				dir := b.TempDir()
+				m, err := OpenManager(dir, ManagerOptions{Logger: quietLogger()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				logs := make([]*Log, parts)
+				for p := range logs {
+					if logs[p], err = m.Create("bench", int32(p), DefaultConfig()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				settle(b)
+				var wg sync.WaitGroup
+				for w := 0; w < writers; w++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for k := w; k < n; k += writers {
+							if _, err := logs[(k/writers)%(parts/writers)*writers+w].Append(batches[w]); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				m.abandon()
+				os.RemoveAll(dir)
+				b.StartTimer()
+			}
+		})
 	}
 }
 
