@@ -3,8 +3,11 @@ package metatest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,6 +60,52 @@ func warmUp(addr string, body []byte, conns int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// serverP99 reads the leader's request-latency histogram for path from
+// /metrics and returns the upper bound of the bucket holding the 99th
+// percentile (coarse: the buckets double).
+func serverP99(addr, path string) (time.Duration, error) {
+	resp, err := http.Get("http://" + addr + wire.PathMetrics)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	type bucket struct {
+		le    float64
+		count float64
+	}
+	var buckets []bucket
+	prefix := `strand_meta_http_request_seconds_bucket{path="` + path + `",status="200",le="`
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		leStr, countStr, ok := strings.Cut(rest, `"} `)
+		if !ok || leStr == "+Inf" {
+			continue
+		}
+		le, err1 := strconv.ParseFloat(leStr, 64)
+		count, err2 := strconv.ParseFloat(countStr, 64)
+		if err1 == nil && err2 == nil {
+			buckets = append(buckets, bucket{le, count})
+		}
+	}
+	if len(buckets) == 0 {
+		return 0, fmt.Errorf("no histogram for %s", path)
+	}
+	total := buckets[len(buckets)-1].count
+	for _, bk := range buckets {
+		if bk.count >= 0.99*total {
+			return time.Duration(bk.le * float64(time.Second)), nil
+		}
+	}
+	return 0, fmt.Errorf("p99 beyond the last bucket")
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -160,6 +209,9 @@ func BenchmarkFixedRate(b *testing.B) {
 	}
 	wg.Wait()
 	slices.Sort(lats)
+	if p99, err := serverP99(leader, wire.PathMetaPropose); err == nil {
+		b.ReportMetric(ms(p99), "server-p99-ms")
+	}
 	b.ReportMetric(rate, "target-cmds/s")
 	b.ReportMetric(ms(percentile(lats, 0.5)), "p50-ms")
 	b.ReportMetric(ms(percentile(lats, 0.99)), "p99-ms")
