@@ -9,43 +9,8 @@ import (
 	"time"
 
 	"strand.dev/client/wire"
-	"strand.dev/controlplane/metastate"
+	"strand.dev/coordinator/internal/fakemeta"
 )
-
-// fakeMeta is strand-meta reduced to its state machine.
-type fakeMeta struct {
-	mu   sync.Mutex
-	m    *metastate.Machine
-	idx  uint64
-	down bool
-}
-
-func newFakeMeta() *fakeMeta { return &fakeMeta{m: metastate.New("test")} }
-
-var errDown = errors.New("strand-meta unreachable")
-
-func (f *fakeMeta) Image(context.Context, bool) (*wire.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return nil, errDown
-	}
-	return f.m.Image(), nil
-}
-
-func (f *fakeMeta) Propose(_ context.Context, cmd *wire.Command) (*wire.ProposeResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.down {
-		return nil, errDown
-	}
-	f.idx++
-	resp, err := f.m.ApplyCommand(f.idx, cmd)
-	if err != nil {
-		return nil, err
-	}
-	return &resp, nil
-}
 
 // recorder is a Listener that tracks what a coordinator serves.
 type recorder struct {
@@ -87,7 +52,7 @@ func (c *clock) Add(d time.Duration) {
 
 type cluster struct {
 	t     *testing.T
-	meta  *fakeMeta
+	meta  *fakemeta.Meta
 	clk   *clock
 	live  map[string]bool
 	mgrs  map[string]*Manager
@@ -97,7 +62,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, n int32) *cluster {
-	return &cluster{t: t, meta: newFakeMeta(), clk: &clock{now: time.Unix(1000, 0)}, live: map[string]bool{},
+	return &cluster{t: t, meta: fakemeta.New("test"), clk: &clock{now: time.Unix(1000, 0)}, live: map[string]bool{},
 		mgrs: map[string]*Manager{}, recs: map[string]*recorder{}, n: n, lease: 2 * time.Second}
 }
 
@@ -335,9 +300,7 @@ func TestMetaUnreachableExpiresLeases(t *testing.T) {
 	if err := c.step("c1"); err != nil {
 		t.Fatal(err)
 	}
-	c.meta.mu.Lock()
-	c.meta.down = true
-	c.meta.mu.Unlock()
+	c.meta.SetDown(true)
 	c.clk.Add(time.Second)
 	if err := c.step("c1"); err == nil {
 		t.Fatal("step succeeded with strand-meta down")
@@ -351,9 +314,7 @@ func TestMetaUnreachableExpiresLeases(t *testing.T) {
 		t.Fatalf("still serving %v with strand-meta unreachable past the lease", c.recs["c1"].serving)
 	}
 	// strand-meta comes back: c1 claims again, waiting out its own old lease.
-	c.meta.mu.Lock()
-	c.meta.down = false
-	c.meta.mu.Unlock()
+	c.meta.SetDown(false)
 	if err := c.step("c1"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +19,7 @@ import (
 	"time"
 
 	"strand.dev/client/wire"
-	"strand.dev/controlplane/controller/metafake"
+	"strand.dev/coordinator/internal/fakemeta"
 )
 
 // Binaries built once for the package's tests.
@@ -231,11 +230,11 @@ func TestStandaloneSIGTERM(t *testing.T) {
 	}
 }
 
-// cluster is a fake strand-meta, a real standalone strand-data and real
+// cluster is a fake strand-meta (fakemeta), a real standalone strand-data and real
 // coordinators in cluster mode with gossip.
 type cluster struct {
 	t      testing.TB
-	meta   *metafake.Meta
+	meta   *fakemeta.Meta
 	metaAt string
 	data   string
 	n      int32
@@ -246,30 +245,24 @@ type cluster struct {
 
 func newCluster(t testing.TB, offsetsPartitions int32, topics map[string]int32) *cluster {
 	t.Helper()
-	c := &cluster{t: t, meta: metafake.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
+	c := &cluster{t: t, meta: fakemeta.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
 	srv := httptest.NewServer(c.meta.Handler())
 	t.Cleanup(srv.Close)
 	c.metaAt = strings.TrimPrefix(srv.URL, "http://")
 	c.data = startData(t)
-	ctx := context.Background()
-	mustPropose := func(cmd *wire.Command) *wire.ProposeResponse {
-		t.Helper()
-		resp, err := c.meta.Propose(ctx, cmd)
-		if err != nil {
-			t.Fatalf("propose %s: %v", cmd.Type, err)
-		}
-		return resp
-	}
-	lease := mustPropose(&wire.Command{Type: wire.CmdAcquireLease, AcquireLease: &wire.AcquireLeaseCmd{Holder: "test", Addr: c.data, LeaseMs: 600000}})
-	mustPropose(&wire.Command{Type: wire.CmdRegisterNode, RegisterNode: &wire.RegisterNodeCmd{Node: wire.NodeRecord{ID: 1, Addr: c.data, GossipAddr: "127.0.0.1:1", Incarnation: 1}}})
-	mustPropose(&wire.Command{Type: wire.CmdSetNodeFenced, SetNodeFenced: &wire.SetNodeFencedCmd{ControllerEpoch: lease.Epoch, NodeID: 1}})
 	topics[wire.OffsetsTopic] = offsetsPartitions
-	for name, n := range topics {
-		tr := wire.TopicRecord{Name: name, Configs: map[string]string{}}
-		for p := range n {
-			tr.Partitions = append(tr.Partitions, &wire.PartitionRecord{Partition: p, Replicas: []int32{1}})
+	c.meta.Update(func(img *wire.Image) {
+		img.Controller = wire.ControllerLease{Holder: "test", Addr: c.data, Epoch: 1, LeaseMs: 600000}
+		img.Nodes[1] = &wire.NodeRecord{ID: 1, Addr: c.data, GossipAddr: "127.0.0.1:1", Incarnation: 1}
+		for name, n := range topics {
+			tr := &wire.TopicRecord{Name: name, ID: name, Configs: map[string]string{}}
+			for p := range n {
+				tr.Partitions = append(tr.Partitions, &wire.PartitionRecord{Partition: p, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}})
+			}
+			img.Topics[name] = tr
 		}
-		mustPropose(&wire.Command{Type: wire.CmdCreateTopic, CreateTopic: &wire.CreateTopicCmd{ControllerEpoch: lease.Epoch, Topic: tr}})
+	})
+	for name, n := range topics {
 		if err := call(c.data, wire.PathAdminTopics, wire.CreateTopicRequest{Topic: name, Partitions: n}, nil); err != nil {
 			t.Fatal(err)
 		}
