@@ -1,10 +1,12 @@
 module strand.dev/dataplane
 
-go 1.26
+go 1.26.0
 
 replace strand.dev/client => ../client
 
 replace strand.dev/controlplane => ../controlplane
+
+require strand.dev/client v0.0.0
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
@@ -19,5 +21,5 @@ require (
 	github.com/valyala/fasthttp v1.78.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/sys v0.49.0 // indirect
-	strand.dev/client v0.0.0
+	strand.dev/controlplane v0.0.0 // indirect
 )
