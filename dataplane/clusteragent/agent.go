@@ -314,4 +314,3 @@ func (a *Agent) Close() error {
 	a.hc.CloseIdleConnections()
 	return err
 }
-
