@@ -80,8 +80,23 @@ func (r *reader) i64(what string) int64 {
 	return v
 }
 
+// bytes reads an int16-length byte string without copying.
+func (r *reader) bytes(what string) []byte {
+	n := int(r.i16(what))
+	if n < 0 {
+		r.fail("negative " + what + " length")
+		return nil
+	}
+	if !r.need(n, what) {
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
 func (r *reader) str(what string) string {
-	n := int(r.i16(what + " length"))
+	n := int(r.i16(what))
 	if n < 0 {
 		r.fail("negative " + what + " length")
 		return ""
@@ -97,7 +112,7 @@ func (r *reader) str(what string) string {
 // count reads an int32 array length, bounded by the bytes left (each element
 // takes at least min bytes).
 func (r *reader) count(what string, min int) int {
-	n := int(r.i32(what + " count"))
+	n := int(r.i32(what))
 	if n < 0 || n*min > len(r.b) {
 		r.fail("bad " + what + " count")
 		return 0

@@ -258,9 +258,9 @@ func writePartitions(w *writer, tps []group.TopicPartition) {
 func readPartitions(r *reader, what string) []group.TopicPartition {
 	out := []group.TopicPartition{}
 	for range r.count(what, 6) {
-		t := r.str(what + " topic")
-		for range r.count(what+" partitions", 4) {
-			out = append(out, group.TopicPartition{Topic: t, Partition: r.i32(what + " partition")})
+		t := r.str(what)
+		for range r.count(what, 4) {
+			out = append(out, group.TopicPartition{Topic: t, Partition: r.i32(what)})
 		}
 	}
 	return out

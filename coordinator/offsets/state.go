@@ -31,10 +31,55 @@ type State struct {
 	Applied, Skipped, Corrupt int64
 	// NextOffset is the offset after the last record applied.
 	NextOffset int64
+
+	// topics interns topic names, so that a million offset keys share a
+	// few strings.
+	topics map[string]string
 }
 
 // NewState returns an empty state.
-func NewState() *State { return &State{Groups: map[string]*GroupState{}} }
+func NewState() *State {
+	return &State{Groups: map[string]*GroupState{}, topics: map[string]string{}}
+}
+
+// applyOffset applies an offset commit (or its tombstone) without
+// allocating the key's strings when the group and topic are known. It
+// reports false when the key is not an offset key, for the general path.
+func (s *State) applyOffset(rec *recordbatch.Record) (bool, error) {
+	r := reader{b: rec.Key}
+	switch r.i16("key version") {
+	case keyOffsetV0, keyOffsetV1:
+	default:
+		return false, nil
+	}
+	gb, tb, p := r.bytes("group"), r.bytes("topic"), r.i32("partition")
+	if err := r.done("key"); err != nil {
+		return true, err
+	}
+	topic, ok := s.topics[string(tb)]
+	if !ok {
+		topic = string(tb)
+		s.topics[topic] = topic
+	}
+	tp := group.TopicPartition{Topic: topic, Partition: p}
+	g := s.Groups[string(gb)]
+	if rec.Value == nil {
+		if g != nil {
+			delete(g.Offsets, tp)
+			s.dropIfEmpty(string(gb))
+		}
+		return true, nil
+	}
+	v, err := DecodeOffsetValue(rec.Value)
+	if err != nil {
+		return true, err
+	}
+	if g == nil {
+		g = s.group(string(gb))
+	}
+	g.Offsets[tp] = v
+	return true, nil
+}
 
 // RecordEpoch reads a record's HeaderOwnerEpoch (0 when absent).
 func RecordEpoch(rec *recordbatch.Record) int64 {
@@ -54,6 +99,15 @@ func (s *State) Apply(rec *recordbatch.Record) error {
 	epoch := RecordEpoch(rec)
 	if epoch < s.Epoch {
 		s.Skipped++
+		return nil
+	}
+	if done, err := s.applyOffset(rec); done {
+		if err != nil {
+			s.Corrupt++
+			return fmt.Errorf("offset %d: %w", rec.Offset, err)
+		}
+		s.Epoch = max(s.Epoch, epoch)
+		s.Applied++
 		return nil
 	}
 	key, err := DecodeKey(rec.Key)
