@@ -317,6 +317,7 @@ func (m *httpMetrics) observe(path string, status int, d time.Duration) {
 // slogPrinter adapts fasthttp's logger to slog.
 type slogPrinter struct{ l *slog.Logger }
 
+// Printf implements fasthttp.Logger (at debug level).
 func (p slogPrinter) Printf(format string, args ...any) {
 	p.l.Debug(fmt.Sprintf(format, args...))
 }

@@ -62,10 +62,10 @@ func warmUp(addr string, body []byte, conns int) {
 	wg.Wait()
 }
 
-// serverP99 reads the leader's request-latency histogram for path from
-// /metrics and returns the upper bound of the bucket holding the 99th
-// percentile (coarse: the buckets double).
-func serverP99(addr, path string) (time.Duration, error) {
+// serverP99 reads a histogram (the bucket lines starting with prefix) from
+// the /metrics of addr and returns the upper bound of the bucket holding the
+// 99th percentile (coarse: the buckets double).
+func serverP99(addr, prefix string) (time.Duration, error) {
 	resp, err := http.Get("http://" + addr + wire.PathMetrics)
 	if err != nil {
 		return 0, err
@@ -80,7 +80,6 @@ func serverP99(addr, path string) (time.Duration, error) {
 		count float64
 	}
 	var buckets []bucket
-	prefix := `strand_meta_http_request_seconds_bucket{path="` + path + `",status="200",le="`
 	for _, line := range strings.Split(string(body), "\n") {
 		rest, ok := strings.CutPrefix(line, prefix)
 		if !ok {
@@ -97,7 +96,7 @@ func serverP99(addr, path string) (time.Duration, error) {
 		}
 	}
 	if len(buckets) == 0 {
-		return 0, fmt.Errorf("no histogram for %s", path)
+		return 0, fmt.Errorf("no histogram %s", prefix)
 	}
 	total := buckets[len(buckets)-1].count
 	for _, bk := range buckets {
@@ -209,8 +208,11 @@ func BenchmarkFixedRate(b *testing.B) {
 	}
 	wg.Wait()
 	slices.Sort(lats)
-	if p99, err := serverP99(leader, wire.PathMetaPropose); err == nil {
+	if p99, err := serverP99(leader, `strand_meta_http_request_seconds_bucket{path="`+wire.PathMetaPropose+`",status="200",le="`); err == nil {
 		b.ReportMetric(ms(p99), "server-p99-ms")
+	}
+	if p99, err := serverP99(leader, `strand_meta_wal_fsync_seconds_bucket{le="`); err == nil {
+		b.ReportMetric(ms(p99), "fsync-p99-ms")
 	}
 	b.ReportMetric(rate, "target-cmds/s")
 	b.ReportMetric(ms(percentile(lats, 0.5)), "p50-ms")

@@ -12,21 +12,37 @@ import (
 // Debug chatter at Debug.
 type raftLogger struct{ l *slog.Logger }
 
+// log implements raft.Logger.
 func (r raftLogger) log(level slog.Level, msg string) {
 	r.l.Log(context.Background(), level, msg)
 }
 
+// Debug implements raft.Logger.
 func (r raftLogger) Debug(v ...any) { r.log(slog.LevelDebug, fmt.Sprint(v...)) }
+
+// Debugf implements raft.Logger.
 func (r raftLogger) Debugf(format string, v ...any) {
 	r.log(slog.LevelDebug, fmt.Sprintf(format, v...))
 }
-func (r raftLogger) Info(v ...any)                 { r.log(slog.LevelInfo, fmt.Sprint(v...)) }
+
+// Info implements raft.Logger.
+func (r raftLogger) Info(v ...any) { r.log(slog.LevelInfo, fmt.Sprint(v...)) }
+
+// Infof implements raft.Logger.
 func (r raftLogger) Infof(format string, v ...any) { r.log(slog.LevelInfo, fmt.Sprintf(format, v...)) }
-func (r raftLogger) Warning(v ...any)              { r.log(slog.LevelWarn, fmt.Sprint(v...)) }
+
+// Warning implements raft.Logger.
+func (r raftLogger) Warning(v ...any) { r.log(slog.LevelWarn, fmt.Sprint(v...)) }
+
+// Warningf implements raft.Logger.
 func (r raftLogger) Warningf(format string, v ...any) {
 	r.log(slog.LevelWarn, fmt.Sprintf(format, v...))
 }
+
+// Error implements raft.Logger.
 func (r raftLogger) Error(v ...any) { r.log(slog.LevelError, fmt.Sprint(v...)) }
+
+// Errorf implements raft.Logger.
 func (r raftLogger) Errorf(format string, v ...any) {
 	r.log(slog.LevelError, fmt.Sprintf(format, v...))
 }
@@ -37,17 +53,20 @@ func (r raftLogger) Fatal(v ...any) {
 	os.Exit(1)
 }
 
+// Fatalf implements raft.Logger.
 func (r raftLogger) Fatalf(format string, v ...any) {
 	r.log(slog.LevelError, fmt.Sprintf(format, v...))
 	os.Exit(1)
 }
 
+// Panic implements raft.Logger.
 func (r raftLogger) Panic(v ...any) {
 	s := fmt.Sprint(v...)
 	r.log(slog.LevelError, s)
 	panic(s)
 }
 
+// Panicf implements raft.Logger.
 func (r raftLogger) Panicf(format string, v ...any) {
 	s := fmt.Sprintf(format, v...)
 	r.log(slog.LevelError, s)
