@@ -281,13 +281,6 @@ func (l *Log) String() string { return fmt.Sprintf("log %s", l.dir) }
 // errNoBatches is the error of an empty append.
 var errNoBatches = wire.Errorf(wire.CodeCorruptMessage, "no record batch in an empty body")
 
-// recoveryPointUnlocked reads the recovery point of a closed log.
-func (l *Log) recoveryPointUnlocked() int64 {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.recoveryPoint
-}
-
 // shutdown closes the log without flushing (its data is about to be
 // deleted) and releases its descriptors.
 func (l *Log) shutdown() {

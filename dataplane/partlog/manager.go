@@ -90,7 +90,7 @@ type ManagerStats struct {
 	LastCheckpoint     time.Time
 	OpenedClean        bool          // the last OpenManager found the clean-shutdown marker
 	OpenTook           time.Duration // how long OpenManager took to recover the logs
-	RecoveredPartitons int
+	RecoveredPartitions int
 }
 
 // OpenManager opens every log under dataDir, recovering each: after a
@@ -216,7 +216,7 @@ func OpenManager(dataDir string, opts ManagerOptions) (*Manager, error) {
 	}
 	m.stats.OpenedClean = clean
 	m.stats.OpenTook = time.Since(start)
-	m.stats.RecoveredPartitons = len(m.logs)
+	m.stats.RecoveredPartitions = len(m.logs)
 	m.log.Info("opened partition logs", "dir", dataDir, "logs", len(m.logs), "clean", clean, "took", time.Since(start))
 	return m, nil
 }
@@ -454,7 +454,7 @@ func (m *Manager) Close() error {
 			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("close log %s: %w", tp.dirName(), err)
 			}
-			rps[tp] = l.recoveryPointUnlocked()
+			rps[tp] = l.RecoveryPoint()
 		}()
 	}
 	wg.Wait()
