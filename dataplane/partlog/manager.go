@@ -78,18 +78,18 @@ type Manager struct {
 
 // ManagerStats are a Manager's counters.
 type ManagerStats struct {
-	Logs               int
-	Files              FilePoolStats
-	Flushes            uint64 // flushes by flush.ms
-	FlushErrors        uint64
-	RetentionRuns      uint64
-	RetentionDeleted   uint64 // segments deleted by retention
-	RetentionErrors    uint64
-	Checkpoints        uint64
-	CheckpointErrors   uint64
-	LastCheckpoint     time.Time
-	OpenedClean        bool          // the last OpenManager found the clean-shutdown marker
-	OpenTook           time.Duration // how long OpenManager took to recover the logs
+	Logs                int
+	Files               FilePoolStats
+	Flushes             uint64 // flushes by flush.ms
+	FlushErrors         uint64
+	RetentionRuns       uint64
+	RetentionDeleted    uint64 // segments deleted by retention
+	RetentionErrors     uint64
+	Checkpoints         uint64
+	CheckpointErrors    uint64
+	LastCheckpoint      time.Time
+	OpenedClean         bool          // the last OpenManager found the clean-shutdown marker
+	OpenTook            time.Duration // how long OpenManager took to recover the logs
 	RecoveredPartitions int
 }
 
