@@ -66,6 +66,12 @@ func warmUp(addr string, body []byte, conns int) {
 // the /metrics of addr and returns the upper bound of the bucket holding the
 // 99th percentile (coarse: the buckets double).
 func serverP99(addr, prefix string) (time.Duration, error) {
+	return serverQuantile(addr, prefix, 0.99)
+}
+
+// serverQuantile is serverP99 for quantile q (1 gives the bucket of the
+// slowest observation).
+func serverQuantile(addr, prefix string, q float64) (time.Duration, error) {
 	resp, err := http.Get("http://" + addr + wire.PathMetrics)
 	if err != nil {
 		return 0, err
@@ -100,7 +106,7 @@ func serverP99(addr, prefix string) (time.Duration, error) {
 	}
 	total := buckets[len(buckets)-1].count
 	for _, bk := range buckets {
-		if bk.count >= 0.99*total {
+		if bk.count >= q*total {
 			return time.Duration(bk.le * float64(time.Second)), nil
 		}
 	}
@@ -213,6 +219,9 @@ func BenchmarkFixedRate(b *testing.B) {
 	}
 	if p99, err := serverP99(leader, `strand_meta_wal_fsync_seconds_bucket{le="`); err == nil {
 		b.ReportMetric(ms(p99), "fsync-p99-ms")
+	}
+	if max, err := serverQuantile(leader, `strand_meta_wal_fsync_seconds_bucket{le="`, 1); err == nil {
+		b.ReportMetric(ms(max), "fsync-max-ms")
 	}
 	b.ReportMetric(rate, "target-cmds/s")
 	b.ReportMetric(ms(percentile(lats, 0.5)), "p50-ms")
