@@ -113,6 +113,9 @@ func BenchmarkImage100k(b *testing.B) {
 		return nil
 	})
 	b.ReportMetric(ms(time.Since(t0)), "new-member-catchup-ms")
+	if n := countPartitions(n4.srv.Machine().Image()); n != 100_000 {
+		b.Fatalf("member 4 holds %d partitions", n)
+	}
 
 	// Restart a member from its snapshot on disk.
 	var follower uint64 = 1
@@ -129,5 +132,16 @@ func BenchmarkImage100k(b *testing.B) {
 	if got := fn.srv.Machine().Image().Version; got < target {
 		b.Fatalf("restarted member at version %d, want >= %d", got, target)
 	}
+	if n := countPartitions(fn.srv.Machine().Image()); n != 100_000 {
+		b.Fatalf("the restarted member holds %d partitions", n)
+	}
 	b.ReportMetric(ms(restored), "restart-from-snapshot-ms")
+}
+
+func countPartitions(img *wire.Image) int {
+	n := 0
+	for _, t := range img.Topics {
+		n += len(t.Partitions)
+	}
+	return n
 }
