@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,7 +26,11 @@ type ProducerConfig struct {
 	Rate       float64
 	// ValueBytes pads each record's value.
 	ValueBytes int
-	Logger     *slog.Logger
+	// Idempotence asks for idempotent producers (no duplicates on retries);
+	// where the client library does not support it yet, the producers run
+	// without it and Idempotent reports so.
+	Idempotence bool
+	Logger      *slog.Logger
 }
 
 // Producers is the running produce workload: acks=all producers with one
@@ -37,6 +42,8 @@ type Producers struct {
 	clients []*producer.Producer
 	stop    chan struct{}
 	wg      sync.WaitGroup // the sending goroutines, one per producer
+	// Idempotent reports whether the producers are idempotent.
+	Idempotent bool
 }
 
 // StartProducers starts the produce workload.
@@ -44,7 +51,17 @@ func StartProducers(cfg ProducerConfig, ledger *Ledger) (*Producers, error) {
 	if cfg.Rate <= 0 || cfg.PerTopic < 1 || cfg.Partitions < 1 {
 		return nil, fmt.Errorf("chaos: producers: rate %v, %d per topic, %d partitions", cfg.Rate, cfg.PerTopic, cfg.Partitions)
 	}
-	ps := &Producers{cfg: cfg, ledger: ledger, stop: make(chan struct{})}
+	ps := &Producers{cfg: cfg, ledger: ledger, stop: make(chan struct{}), Idempotent: cfg.Idempotence}
+	if ps.Idempotent {
+		// New does no I/O: this only asks the library whether it can.
+		p, err := producer.New(producer.Bootstrap(cfg.Bootstrap...), producer.Idempotence(true))
+		switch {
+		case errors.Is(err, producer.ErrIdempotenceUnsupported):
+			ps.Idempotent = false
+		case err == nil:
+			p.Close(context.Background())
+		}
+	}
 	id := 0
 	for _, topic := range cfg.Topics {
 		for i := 0; i < cfg.PerTopic; i++ {
@@ -61,6 +78,9 @@ func StartProducers(cfg ProducerConfig, ledger *Ledger) (*Producers, error) {
 			}
 			if cfg.Logger != nil {
 				opts = append(opts, producer.Logger(cfg.Logger.With("producer", id)))
+			}
+			if ps.Idempotent {
+				opts = append(opts, producer.Idempotence(true))
 			}
 			p, err := producer.New(opts...)
 			if err != nil {

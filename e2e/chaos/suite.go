@@ -30,6 +30,8 @@ type Config struct {
 	ProducersPerTopic int
 	Rate              float64
 	ValueBytes        int
+	// Idempotence asks for idempotent producers (see ProducerConfig).
+	Idempotence bool
 	// GroupMembers members in one group per topic (0: no groups).
 	GroupMembers int
 
@@ -108,11 +110,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s.ledger = NewLedger("baseline", nil)
 	prod, err := StartProducers(ProducerConfig{Run: cfg.Run, Bootstrap: s.cluster.Bootstrap(), Topics: cfg.Topics,
 		Partitions: cfg.Partitions, PerTopic: cfg.ProducersPerTopic, Rate: cfg.Rate, ValueBytes: cfg.ValueBytes,
-		Logger: cfg.Logger}, s.ledger)
+		Idempotence: cfg.Idempotence, Logger: cfg.Logger}, s.ledger)
 	if err != nil {
 		return nil, err
 	}
-	s.progress("workload: %d producers at %v records/s each (acks=all)", len(cfg.Topics)*cfg.ProducersPerTopic, cfg.Rate)
+	s.progress("workload: %d producers at %v records/s each (acks=all, idempotent: %v)", len(cfg.Topics)*cfg.ProducersPerTopic, cfg.Rate, prod.Idempotent)
+	if cfg.Idempotence && !prod.Idempotent {
+		s.progress("the client library has no idempotent producer yet: a retried batch whose answer was lost may be duplicated")
+	}
 	if cfg.GroupMembers > 0 {
 		for _, t := range cfg.Topics {
 			g, err := StartGroup(GroupConfig{Group: "chaos-" + cfg.Run + "-" + t, Topics: []string{t}, Members: cfg.GroupMembers,
