@@ -349,6 +349,28 @@ func TestBuilderSize(t *testing.T) {
 	}
 }
 
+func TestLargeBatchCRCWins(t *testing.T) {
+	// Large enough for the concurrent CRC; a corrupt CRC must be reported
+	// even when the records are broken too.
+	b := mustEncode(t, sampleRecords(300, 1000), EncodeOptions{})
+	if len(b) < parallelCRCBytes {
+		t.Fatalf("batch of %d bytes is too small for the test", len(b))
+	}
+	if _, err := Validate(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(b[offRecordCount:], 301) // records disagree
+	_, err := Validate(b, 0)
+	var we *wire.Error
+	if !errors.As(err, &we) || !bytes.Contains([]byte(we.Message), []byte("CRC")) {
+		t.Fatalf("got %v, want the CRC mismatch", err)
+	}
+	resign(b)
+	if _, err := Validate(b, 0); !errors.Is(err, wire.ErrInvalidRecord) {
+		t.Fatalf("got %v, want INVALID_RECORD", err)
+	}
+}
+
 func BenchmarkValidate1MiB(b *testing.B) {
 	batch, _ := Encode(sampleRecords(1000, 1000), EncodeOptions{})
 	b.SetBytes(int64(len(batch)))

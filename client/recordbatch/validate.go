@@ -91,12 +91,45 @@ func ValidateBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 	if err != nil {
 		return BatchHeader{}, err
 	}
-	if got := crc32.Checksum(batch[offAttributes:], castagnoli); got != h.CRC {
-		return BatchHeader{}, wire.Errorf(wire.CodeCorruptMessage, "CRC-32C mismatch: header says %08x, bytes give %08x", h.CRC, got)
-	}
-	if err := checkHeader(h, opts); err != nil {
+	// A large batch's CRC is computed on another goroutine while its
+	// records are checked here; a CRC mismatch still wins over any other
+	// finding, as in the sequential order.
+	var crcDone chan uint32
+	if len(batch) >= parallelCRCBytes {
+		crcDone = make(chan uint32, 1)
+		go func() { crcDone <- crc32.Checksum(batch[offAttributes:], castagnoli) }()
+	} else if err := checkCRC(h, crc32.Checksum(batch[offAttributes:], castagnoli)); err != nil {
 		return BatchHeader{}, err
 	}
+	err = checkBody(batch, h, opts)
+	if crcDone != nil {
+		if cerr := checkCRC(h, <-crcDone); cerr != nil {
+			return BatchHeader{}, cerr
+		}
+	}
+	if err != nil {
+		return BatchHeader{}, err
+	}
+	return h, nil
+}
+
+// parallelCRCBytes is the batch size from which ValidateBatch computes the
+// CRC concurrently with the record checks.
+const parallelCRCBytes = 128 << 10
+
+func checkCRC(h BatchHeader, got uint32) error {
+	if got != h.CRC {
+		return wire.Errorf(wire.CodeCorruptMessage, "CRC-32C mismatch: header says %08x, bytes give %08x", h.CRC, got)
+	}
+	return nil
+}
+
+// checkBody checks the header fields and the records of a whole batch.
+func checkBody(batch []byte, h BatchHeader, opts ValidateOptions) error {
+	if err := checkHeader(h, opts); err != nil {
+		return err
+	}
+	var err error
 	section := batch[HeaderSize:]
 	codec := h.Compression()
 	switch {
@@ -111,10 +144,7 @@ func ValidateBatch(b []byte, opts ValidateOptions) (BatchHeader, error) {
 	case len(section) == 0 && h.RecordCount > 0:
 		err = wire.Errorf(wire.CodeCorruptMessage, "compressed batch of %d records has an empty records section", h.RecordCount)
 	}
-	if err != nil {
-		return BatchHeader{}, err
-	}
-	return h, nil
+	return err
 }
 
 // checkHeader checks the header fields against each other.
