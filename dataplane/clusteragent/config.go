@@ -29,6 +29,10 @@ type Config struct {
 	// Gossip configures the membership pool; Role, ID, APIAddr and Rack are
 	// set by the agent.
 	Gossip membership.Config
+	// CheckCluster, when set, is called with the metadata cluster's id
+	// before the node registers; an error stops the start (a data
+	// directory of another cluster).
+	CheckCluster func(clusterID string) error
 	// RegisterTimeout bounds registration at start: a registration refused
 	// because the id is still registered live at another address
 	// (DUPLICATE_BROKER_REGISTRATION) is retried until the controller

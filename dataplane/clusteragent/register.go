@@ -27,6 +27,11 @@ func (a *Agent) register(ctx context.Context, gossipAddr string) error {
 		if err != nil {
 			return fmt.Errorf("clusteragent: read the metadata image to register: %w", err)
 		}
+		if attempt == 1 && a.cfg.CheckCluster != nil {
+			if err := a.cfg.CheckCluster(img.ClusterID); err != nil {
+				return err
+			}
+		}
 		inc := time.Now().UnixNano()
 		if old := img.Nodes[a.cfg.NodeID]; old != nil && inc <= old.Incarnation {
 			inc = old.Incarnation + 1
