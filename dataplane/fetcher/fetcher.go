@@ -14,9 +14,18 @@ import (
 
 // Replica is the local follower replica the fetcher writes into.
 type Replica interface {
-	// Log is the partition's log. While the fetcher follows the partition
-	// it is the only writer of the log.
+	// Log is the partition's log, for reading. While the fetcher follows
+	// the partition it is the only writer of the log, through the methods
+	// below (which keep the replica's own bookkeeping, such as idempotent
+	// producer state, in step).
 	Log() *partlog.Log
+	// AppendReplicated appends the leader's batches as they are
+	// (partlog.Log.AppendReplicated).
+	AppendReplicated(batches []byte) error
+	// TruncateTo cuts the log at offset (partlog.Log.TruncateTo).
+	TruncateTo(offset int64) error
+	// TruncateFullyAndStartAt empties the log and restarts it at offset.
+	TruncateFullyAndStartAt(offset int64) error
 	// LeaderOffsets is called after every frame from the leader is applied,
 	// with the leader's high watermark, log start offset and log end offset.
 	// It must not block.

@@ -226,6 +226,12 @@ type replica struct {
 }
 
 func (r *replica) Log() *partlog.Log { return r.log }
+func (r *replica) AppendReplicated(b []byte) error {
+	_, err := r.log.AppendReplicated(b)
+	return err
+}
+func (r *replica) TruncateTo(o int64) error              { return r.log.TruncateTo(o) }
+func (r *replica) TruncateFullyAndStartAt(o int64) error { return r.log.TruncateFullyAndStartAt(o) }
 func (r *replica) LeaderOffsets(hw, lso, leo int64) {
 	r.hw.Store(min(hw, r.log.EndOffset()))
 }

@@ -448,15 +448,15 @@ func (s *stream) cut(t truncReq, ans wire.EpochEndPartition) (int32, error) {
 	var err error
 	switch {
 	case d.Full:
-		err = l.TruncateFullyAndStartAt(d.To)
+		err = t.r.TruncateFullyAndStartAt(d.To)
 	case d.To < before:
-		err = l.TruncateTo(d.To)
+		err = t.r.TruncateTo(d.To)
 	}
 	if err == nil && !d.Again && l.EndOffset() < ans.LogStartOffset {
 		// Everything the follower has is below the leader's log start:
 		// start over where the leader's log starts.
 		d.Full, d.To = true, ans.LogStartOffset
-		err = l.TruncateFullyAndStartAt(ans.LogStartOffset)
+		err = t.r.TruncateFullyAndStartAt(ans.LogStartOffset)
 	}
 	if err != nil {
 		return -1, fmt.Errorf("truncate %s-%d: %w", t.fp.key.topic, t.fp.key.partition, err)
@@ -482,7 +482,7 @@ func (s *stream) reset(t truncReq) {
 	s.mu.Unlock()
 	var err error
 	if live {
-		err = t.r.Log().TruncateFullyAndStartAt(to)
+		err = t.r.TruncateFullyAndStartAt(to)
 	}
 	t.fp.amu.Unlock()
 	if !live {
@@ -552,7 +552,7 @@ func (s *stream) apply(d *replstream.Data) (replstream.Ack, bool) {
 	}
 	l := r.Log()
 	if len(d.Records) > 0 {
-		if _, err := l.AppendReplicated(d.Records); err != nil {
+		if err := r.AppendReplicated(d.Records); err != nil {
 			fp.amu.Unlock()
 			after := phaseTruncate
 			if !errors.Is(err, partlog.ErrUnexpectedOffset) {
