@@ -30,6 +30,12 @@ type ServerConfig struct {
 	// PingInterval: an idle stream gets a Ping frame this often, so that a
 	// follower notices a stopped leader. Default 2 s.
 	PingInterval time.Duration
+	// HighWatermarkInterval: a follower hears of high watermark moves with
+	// the next records, or within this long when no records flow. (A
+	// follower needs the high watermark only when it becomes leader, and a
+	// stale one is safe there, so it is not pushed on every move.) Default
+	// 200 ms.
+	HighWatermarkInterval time.Duration
 	// WriteTimeout bounds one write to a follower; a follower that does not
 	// read for this long (stopped, partitioned) loses its stream. Default 10 s.
 	WriteTimeout time.Duration
@@ -58,6 +64,9 @@ func (c *ServerConfig) defaults() {
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 2 * time.Second
+	}
+	if c.HighWatermarkInterval <= 0 {
+		c.HighWatermarkInterval = 200 * time.Millisecond
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

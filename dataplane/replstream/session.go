@@ -98,6 +98,18 @@ func (ss *session) markDirtyLocked(sp *sessPart) {
 	ss.dirty = append(ss.dirty, sp)
 }
 
+// markAllDirty queues every partition, so that high watermark moves reach
+// the follower.
+func (ss *session) markAllDirty() {
+	ss.mu.Lock()
+	for _, sp := range ss.parts {
+		if !sp.failed {
+			ss.markDirtyLocked(sp)
+		}
+	}
+	ss.mu.Unlock()
+}
+
 // shutdown makes the sender send a Close frame and end; after grace the
 // connection is closed whatever the sender is doing.
 func (ss *session) shutdown(why *wire.Error, grace time.Duration) {
@@ -308,6 +320,8 @@ func (ss *session) sendLoop() error {
 	cfg := &ss.srv.cfg
 	ping := time.NewTimer(cfg.PingInterval)
 	defer ping.Stop()
+	hw := time.NewTicker(cfg.HighWatermarkInterval)
+	defer hw.Stop()
 	for {
 		w, ok, closing := ss.next()
 		if closing != nil {
@@ -339,6 +353,8 @@ func (ss *session) sendLoop() error {
 		}
 		select {
 		case <-ss.wake:
+		case <-hw.C:
+			ss.markAllDirty()
 		case <-ss.done:
 			return errors.New("the follower's side of the stream ended")
 		case <-ping.C:

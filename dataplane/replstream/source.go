@@ -40,7 +40,9 @@ type LeaderPartition interface {
 	// FollowerAck records that replica's log ends at leo (it fetched under
 	// leaderEpoch): the leader's high watermark and ISR follow from these.
 	FollowerAck(replica, leaderEpoch int32, leo int64)
-	// Subscribe calls fn (which must not block) whenever the log end offset,
-	// the high watermark or the leadership changes, until cancel is called.
+	// Subscribe calls fn (which must not block) whenever the log end offset
+	// or the leadership changes, until cancel is called. (High watermark
+	// moves may notify too; the stream also polls them every
+	// ServerConfig.HighWatermarkInterval.)
 	Subscribe(fn func()) (cancel func())
 }
