@@ -53,12 +53,12 @@ func TestCheck(t *testing.T) {
 			t.Fatalf("%s: duplicate %+v, want first offset %d", s.name, dup, s.dupOff)
 		}
 		if err == nil && dup == nil {
-			tb.Update(s.in, s.offset, s.offset+int64(s.in.LastSeq-s.in.FirstSeq), 1000)
+			tb.Update(s.in, s.offset, s.offset+int64(s.in.LastSeq-s.in.FirstSeq), 1000, 0)
 		}
 	}
 	// Only the last five batches are remembered.
 	for i := range int32(10) {
-		tb.Update(in(9, 0, i, i), int64(200+i), int64(200+i), 1000)
+		tb.Update(in(9, 0, i, i), int64(200+i), int64(200+i), 1000, 0)
 	}
 	if dup, err := tb.Check(in(9, 0, 4, 4)); dup != nil || codeOf(err) != wire.CodeOutOfOrderSequenceNumber {
 		t.Fatalf("sixth-last batch: %+v %v", dup, err)
@@ -67,7 +67,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("fifth-last batch: %+v", dup)
 	}
 	// Sequence numbers wrap at MaxInt32.
-	tb.Update(in(10, 0, math.MaxInt32-1, math.MaxInt32), 300, 301, 1000)
+	tb.Update(in(10, 0, math.MaxInt32-1, math.MaxInt32), 300, 301, 1000, 0)
 	if _, err := tb.Check(in(10, 0, 0, 3)); err != nil {
 		t.Fatalf("wrap: %v", err)
 	}
@@ -78,9 +78,9 @@ func TestCheck(t *testing.T) {
 
 func TestEvictAndExpire(t *testing.T) {
 	tb := New(2)
-	tb.Update(Incoming{ProducerID: 1}, 0, 0, 100)
-	tb.Update(Incoming{ProducerID: 2}, 1, 1, 300)
-	tb.Update(Incoming{ProducerID: 3}, 2, 2, 200)
+	tb.Update(Incoming{ProducerID: 1}, 0, 0, 100, 0)
+	tb.Update(Incoming{ProducerID: 2}, 1, 1, 300, 0)
+	tb.Update(Incoming{ProducerID: 3}, 2, 2, 200, 0)
 	if _, ok := tb.Entry(1); ok || tb.Len() != 2 {
 		t.Fatalf("the producer idle longest was not evicted (%d producers)", tb.Len())
 	}
@@ -121,7 +121,7 @@ func TestSnapshotAndRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.BaseOffset = info.BaseOffset
-		live.UpdateHeader(h)
+		live.UpdateHeader(h, 0)
 	}
 	for i := range int32(8) {
 		appendBatch(idempotentBatch(t, 1, 0, i*3, 3))

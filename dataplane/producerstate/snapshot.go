@@ -198,7 +198,7 @@ func Scan(t *Table, l *partlog.Log, from, to int64) error {
 				break
 			}
 			if h.LastOffset() >= from {
-				t.UpdateHeader(h)
+				t.UpdateHeader(h, 0)
 			}
 			pos += int64(h.Size())
 		}

@@ -42,7 +42,9 @@ type Entry struct {
 	Epoch      int16 `json:"epoch"`
 	// Batches are its last batches, oldest first, at most MaxBatches.
 	Batches []BatchMeta `json:"batches"`
-	// LastTimestamp is the newest batch's timestamp (expiry goes by it).
+	// LastTimestamp is the producer's last activity: the newest of its
+	// batches' timestamps and the local times they were appended (Unix ms;
+	// expiry goes by it).
 	LastTimestamp int64 `json:"last_timestamp"`
 }
 
@@ -155,8 +157,11 @@ func (t *Table) Check(in Incoming) (dup *BatchMeta, err error) {
 	return nil, nil
 }
 
-// Update records an appended batch (leader and followers alike).
-func (t *Table) Update(in Incoming, firstOffset, lastOffset, timestamp int64) {
+// Update records an appended batch (leader and followers alike) with its
+// max timestamp; the producer's last activity (for Expire) is the later of
+// that and seen, the local time of the append (0 when unknown, as when
+// replaying the log).
+func (t *Table) Update(in Incoming, firstOffset, lastOffset, timestamp, seen int64) {
 	e, ok := t.producers[in.ProducerID]
 	if !ok {
 		t.evict()
@@ -171,14 +176,14 @@ func (t *Table) Update(in Incoming, firstOffset, lastOffset, timestamp int64) {
 	if n := len(e.Batches); n > MaxBatches {
 		e.Batches = append(e.Batches[:0], e.Batches[n-MaxBatches:]...)
 	}
-	e.LastTimestamp = max(e.LastTimestamp, timestamp)
+	e.LastTimestamp = max(e.LastTimestamp, timestamp, seen)
 }
 
 // UpdateHeader records an appended batch given its header (a no-op for
-// batches without a producer id).
-func (t *Table) UpdateHeader(h recordbatch.BatchHeader) {
+// batches without a producer id); seen is as for Update.
+func (t *Table) UpdateHeader(h recordbatch.BatchHeader, seen int64) {
 	if in, ok := IncomingOf(h); ok {
-		t.Update(in, h.BaseOffset, h.LastOffset(), h.MaxTimestamp)
+		t.Update(in, h.BaseOffset, h.LastOffset(), h.MaxTimestamp, seen)
 	}
 }
 
@@ -196,8 +201,8 @@ func (t *Table) evict() {
 	delete(t.producers, oldest.ProducerID)
 }
 
-// Expire forgets producers whose last batch is older than cutoff (Unix ms;
-// Kafka's producer.id.expiration.ms) and returns how many.
+// Expire forgets producers whose last activity is older than cutoff (Unix
+// ms; Kafka's producer.id.expiration.ms) and returns how many.
 func (t *Table) Expire(cutoff int64) int {
 	n := 0
 	for pid, e := range t.producers {
