@@ -23,7 +23,7 @@ type ServerConfig struct {
 	// SendfileMinBytes: regions at least this long go to the socket with
 	// sendfile(2); shorter ones are copied into the write buffer, so that
 	// the frames of many small partitions leave in one write. Negative: never
-	// sendfile. Default 64 KiB.
+	// sendfile. Default 16 KiB.
 	SendfileMinBytes int64
 	// WriteBufferBytes is the size of a stream's write buffer. Default 256 KiB.
 	WriteBufferBytes int
@@ -57,7 +57,7 @@ func (c *ServerConfig) defaults() {
 		c.MaxPartitionBytes = 1 << 20
 	}
 	if c.SendfileMinBytes == 0 {
-		c.SendfileMinBytes = 64 << 10
+		c.SendfileMinBytes = 16 << 10
 	}
 	if c.WriteBufferBytes <= 0 {
 		c.WriteBufferBytes = 256 << 10
