@@ -3,7 +3,7 @@
 
 SHELL      := /bin/bash
 GO         ?= go
-MODULES    := client controlplane dataplane coordinator
+MODULES    := client controlplane dataplane coordinator e2e
 PKGS       := $(addprefix strand.dev/,$(addsuffix /...,$(MODULES)))
 BIN        := $(CURDIR)/bin
 # Every cmd/<binary> directory of every module becomes bin/<binary>.
@@ -29,8 +29,15 @@ build: ## build every binary into bin/
 		(cd $$mod && $(GO) build -trimpath -o $(BIN)/$$name ./cmd/$$name) || exit 1; \
 	done
 
+# e2e/deploy checks the deployment files against the binaries' flags; it
+# waits for strand-data's cluster mode, so it runs in `make test-deploy`.
+TEST_PKGS   = $(shell $(GO) list $(PKGS) | grep -v '^strand.dev/e2e/deploy$$')
+
 test: build ## run every test (unit, integration, process-level), with the race detector
-	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(GO) test $(TESTFLAGS) $(TEST_PKGS)
+
+test-deploy: ## check the deployment files against the binaries
+	$(GO) test -count=1 strand.dev/e2e/deploy
 
 test-short: ## the fast tests only
 	$(GO) test -short -count=1 $(PKGS)
@@ -72,3 +79,27 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+.PHONY: test-deploy images compose-up compose-down chaos bench-log bench-fetch zerocopy
+
+images: ## build one FROM-scratch image per binary (strand/<name>:dev)
+	scripts/images
+
+compose-up: images ## start the full cluster in containers (deploy/compose)
+	scripts/compose up
+
+compose-down: ## stop the container cluster
+	scripts/compose down
+
+chaos: ## the chaos suite against the container cluster
+	scripts/chaos
+
+bench-log: ## partition-log append, recovery and 10,000-partition figures
+	scripts/bench-log 5
+
+bench-fetch: ## loopback fetch: sendfile against copying against a bare sendfile loop
+	cd dataplane && $(GO) run ./tools/fetchbench --bytes 1GiB --rounds 7 --conns 1
+	cd dataplane && $(GO) run ./tools/fetchbench --bytes 1GiB --rounds 7 --conns 4
+
+zerocopy: build ## show with strace that a large fetch goes by sendfile
+	scripts/strace-fetch
