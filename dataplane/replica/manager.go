@@ -7,33 +7,95 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"strand.dev/client/wire"
+	"strand.dev/dataplane/fetcher"
 	"strand.dev/dataplane/partlog"
 )
 
 // Options configure a Manager.
 type Options struct {
-	// NodeID is this node's id; it is the ISR of the partitions it leads.
+	// NodeID is this node's id.
 	NodeID int32
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
+	// Registerer registers the manager's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	// The rest is for a node in a cluster (Attach sets the collaborators).
+
+	// Defaults is the log configuration topic configs apply to.
+	Defaults partlog.Config
+	// LagMax is replica.lag.time.max.ms: a follower behind the leader's log
+	// end offset that was last caught up longer ago leaves the ISR.
+	// Default 30 s.
+	LagMax time.Duration
+	// ISRCheckInterval is how often leaders look for followers to drop from
+	// their ISR. Default LagMax/4, at most 1 s.
+	ISRCheckInterval time.Duration
+	// MaxISRInFlight bounds the ISR changes proposed at once. Default 32.
+	MaxISRInFlight int
+
+	// MaxProducers bounds the idempotent producers one partition remembers
+	// (the one idle longest is forgotten first). Default 100,000.
+	MaxProducers int
+	// ProducerIDExpiration forgets producers idle this long
+	// (producer.id.expiration.ms). Default 24 h.
+	ProducerIDExpiration time.Duration
+	// SnapshotInterval is how often changed producer states are written to
+	// snapshots beside the logs (they are also written at Close). Default
+	// 30 s.
+	SnapshotInterval time.Duration
+}
+
+// Follower is the fetcher (*fetcher.Fetcher) as the replica layer drives
+// it.
+type Follower interface {
+	// Follow replicates the partition from leader at leaderEpoch.
+	Follow(r fetcher.Replica, topic string, partition int32, leader fetcher.Leader, leaderEpoch int32)
+	// Unfollow stops replicating the partition; when it returns no
+	// follower write to its log is in progress or will happen.
+	Unfollow(topic string, partition int32)
+}
+
+// Cluster is the control plane as the replica layer uses it.
+type Cluster interface {
+	// AlterISR proposes a leader's ISR change (compare-and-set on the
+	// partition epoch) and returns the image version that has it.
+	AlterISR(ctx context.Context, cmd wire.AlterISRCmd) (uint64, error)
+	// KnownReplica reports whether id is a data node of the cluster.
+	KnownReplica(id int32) bool
 }
 
 // Manager holds this node's partition replicas over a partlog.Manager and
-// is what protocol front-ends call: Append, Fetch, ListOffset. The metadata
-// source (the standalone catalog today, the control plane's image later)
-// tells it which partitions to lead with BecomeLeader and which to drop with
-// Remove.
+// is what protocol front-ends call: Append, Fetch, ListOffset, and the
+// replica stream's Source. A metadata source tells it which partitions to
+// lead, follow and drop: Standalone (BecomeLeader, Remove) or, in a
+// cluster, the control-plane agent (Apply, Remove).
 //
 // All methods are safe for concurrent use. Lock order: Manager.mu, then a
-// Partition's mu; neither is held across log I/O except the log open/create
-// inside BecomeLeader and Remove, which take Manager.mu exclusively (they are
-// rare, metadata-driven calls).
+// Partition's locks; Manager.mu is not held across a change of role (which
+// waits for the fetcher), only across the log open/create of a new
+// partition and its removal.
 type Manager struct {
-	logs   *partlog.Manager
-	nodeID int32
-	log    *slog.Logger
+	logs    *partlog.Manager
+	nodeID  int32
+	log     *slog.Logger
+	opts    Options
+	now     func() time.Time
+	metrics *metrics
+
+	// Set by Attach before the node serves; read-only afterwards.
+	follower Follower
+	cluster  Cluster
+
+	isrSem chan struct{}
+	runCtx runCtxHolder
 
 	mu     sync.RWMutex
 	parts  map[partitionKey]*Partition
@@ -47,19 +109,54 @@ func NewManager(logs *partlog.Manager, opts Options) *Manager {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Defaults == (partlog.Config{}) {
+		opts.Defaults = partlog.DefaultConfig()
+	}
+	if opts.LagMax <= 0 {
+		opts.LagMax = 30 * time.Second
+	}
+	if opts.ISRCheckInterval <= 0 {
+		opts.ISRCheckInterval = min(opts.LagMax/4, time.Second)
+	}
+	if opts.MaxISRInFlight <= 0 {
+		opts.MaxISRInFlight = 32
+	}
+	if opts.MaxProducers <= 0 {
+		opts.MaxProducers = 100_000
+	}
+	if opts.ProducerIDExpiration <= 0 {
+		opts.ProducerIDExpiration = 24 * time.Hour
+	}
+	if opts.SnapshotInterval <= 0 {
+		opts.SnapshotInterval = 30 * time.Second
+	}
+	m := &Manager{
 		logs:   logs,
 		nodeID: opts.NodeID,
 		log:    lg.With("component", "replica"),
+		opts:   opts,
+		now:    opts.Now,
+		isrSem: make(chan struct{}, opts.MaxISRInFlight),
 		parts:  make(map[partitionKey]*Partition),
 	}
+	m.metrics = newMetrics(opts.Registerer, m)
+	return m
 }
 
-// ErrClosed is returned by BecomeLeader after Close.
+// Attach gives a cluster node's manager its fetcher and control plane.
+// Call it once, before Apply and before the node serves.
+func (m *Manager) Attach(f Follower, c Cluster) {
+	m.follower, m.cluster = f, c
+}
+
+// ErrClosed is returned by BecomeLeader and Apply after Close.
 var ErrClosed = errors.New("replica manager is closed")
 
-// LeaderState is what the metadata source says about a partition this node
-// leads.
+// LeaderState is what a standalone metadata source says about a partition
+// this node leads.
 type LeaderState struct {
 	LeaderEpoch int32
 	// Config is the topic's configuration (the log's, and
@@ -67,11 +164,9 @@ type LeaderState struct {
 	Config partlog.Config
 }
 
-// BecomeLeader makes this node the leader of the partition, opening its log
-// or creating an empty one, and applies the state (epoch, configs) to a
-// partition it already holds.
-func (m *Manager) BecomeLeader(topic string, partition int32, st LeaderState) (*Partition, error) {
-	minISR := max(st.Config.MinInsyncReplicas, 1)
+// open returns the partition, opening its log or creating an empty one
+// with cfg; an existing partition gets cfg.
+func (m *Manager) open(topic string, partition int32, cfg partlog.Config) (*Partition, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -79,38 +174,63 @@ func (m *Manager) BecomeLeader(topic string, partition int32, st LeaderState) (*
 	}
 	key := partitionKey{topic, partition}
 	if p, ok := m.parts[key]; ok {
-		p.log.SetConfig(st.Config)
-		p.mu.Lock()
-		p.state.leader = true
-		p.state.leaderEpoch = st.LeaderEpoch
-		p.state.isr = []int32{m.nodeID}
-		p.state.minISR = minISR
-		p.mu.Unlock()
-		p.maybeAdvanceHW()
+		p.log.SetConfig(cfg)
 		return p, nil
 	}
 	l, ok := m.logs.Get(topic, partition)
 	if ok {
-		l.SetConfig(st.Config)
+		l.SetConfig(cfg)
 	} else {
 		var err error
-		if l, err = m.logs.Create(topic, partition, st.Config); err != nil {
+		if l, err = m.logs.Create(topic, partition, cfg); err != nil {
 			return nil, fmt.Errorf("create log of partition %d of %q: %w", partition, topic, err)
 		}
 	}
-	p := &Partition{topic: topic, index: partition, log: l}
-	p.state = partitionState{leader: true, leaderEpoch: st.LeaderEpoch, isr: []int32{m.nodeID}, minISR: minISR}
-	// A single-replica leader's log is all committed. (With followers, the
-	// leader starts from its checkpointed high watermark instead.)
-	p.hw.Store(l.EndOffset())
+	p := &Partition{m: m, topic: topic, index: partition, log: l}
+	p.state = partitionState{leaderID: -1, leaderEpoch: -1, partitionEpoch: -1, minISR: 1}
+	// Nothing is committed until a leader says so, except on a log that
+	// this node alone serves (BecomeLeader raises it).
+	p.hw.Store(l.StartOffset())
 	m.parts[key] = p
-	m.log.Info("leading partition", "topic", topic, "partition", partition,
-		"leader_epoch", st.LeaderEpoch, "log_start_offset", l.StartOffset(), "log_end_offset", l.EndOffset())
+	return p, nil
+}
+
+// BecomeLeader makes this node the only replica and leader of the
+// partition (a standalone node), opening its log or creating an empty one,
+// and applies the state (epoch, configs) to a partition it already holds.
+// The high watermark is the log end offset.
+func (m *Manager) BecomeLeader(topic string, partition int32, st LeaderState) (*Partition, error) {
+	minISR := max(st.Config.MinInsyncReplicas, 1)
+	p, err := m.open(topic, partition, st.Config)
+	if err != nil {
+		return nil, err
+	}
+	p.roleMu.Lock()
+	p.mu.Lock()
+	was := p.state
+	p.state = partitionState{leader: true, leaderID: m.nodeID, leaderEpoch: st.LeaderEpoch, partitionEpoch: 0,
+		replicas: []int32{m.nodeID}, isr: []int32{m.nodeID}, minISR: minISR}
+	p.mu.Unlock()
+	if st.LeaderEpoch > p.log.LatestEpoch() {
+		if err := p.log.AssignEpoch(st.LeaderEpoch, p.log.EndOffset()); err != nil {
+			p.roleMu.Unlock()
+			return nil, err
+		}
+	}
+	p.roleMu.Unlock()
+	p.maybeAdvanceHW()
+	if !was.leader {
+		m.log.Info("leading partition", "topic", topic, "partition", partition,
+			"leader_epoch", st.LeaderEpoch, "log_start_offset", p.log.StartOffset(), "log_end_offset", p.log.EndOffset())
+	}
 	return p, nil
 }
 
 // Remove stops serving the partition and deletes its log and data.
 func (m *Manager) Remove(topic string, partition int32) error {
+	if m.follower != nil {
+		m.follower.Unfollow(topic, partition)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	key := partitionKey{topic, partition}
@@ -195,6 +315,9 @@ func (m *Manager) Close() error {
 	var errs []error
 	for _, p := range m.parts {
 		p.stop(errShuttingDown)
+		if err := p.snapshotProducers(false); err != nil {
+			errs = append(errs, err)
+		}
 		if err := p.log.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("flush partition %d of %q: %w", p.index, p.topic, err))
 		}

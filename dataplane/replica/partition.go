@@ -3,49 +3,77 @@ package replica
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"strand.dev/client/wire"
+	"strand.dev/dataplane/isr"
 	"strand.dev/dataplane/partlog"
+	"strand.dev/dataplane/replstream"
 )
 
 // Partition is one partition replica held by this node: its log and its
-// replication state. Today every Partition is a leader whose in-sync replica
-// set is this node alone, so the high watermark follows the log end offset;
-// the replication work adds the follower side (fetch offsets of followers,
-// ISR changes) to this struct without changing its callers.
+// replication state. It leads the partition (appends, serves consumers and
+// followers, tracks the followers and the ISR, moves the high watermark),
+// follows another node (the fetcher appends what the leader streams), or
+// waits for a leader.
 //
-// All methods are safe for concurrent use. Lock order: Partition.mu is taken
-// alone; it is never held while calling into the log or while waiting.
+// All methods are safe for concurrent use. Locks, in order: roleMu (held
+// shared by a leader append across its log write, exclusively by a change
+// of role, so that no leader append lands in a follower's log), then mu
+// (the replication state; never held across log I/O, waits or calls out),
+// then subsMu (the stream subscribers).
 type Partition struct {
+	m     *Manager
 	topic string
 	index int32
 	log   *partlog.Log
 
 	// hw is the high watermark: offsets below it are committed and visible
-	// to consumers. It only grows while the leader epoch stays the same.
+	// to consumers. On a leader it only grows; a follower takes the
+	// leader's (capped by its own log end offset).
 	hw atomic.Int64
 	// hwMoved wakes long-polling fetches and acks=all produces when hw
-	// moves, and when the partition stops (removed or node closing).
+	// moves, when the role changes and when the partition stops.
 	hwMoved notifier
 	// stopped is set when the partition is removed
 	// (UNKNOWN_TOPIC_OR_PARTITION) or the manager closes (SHUTTING_DOWN);
 	// requests then fail with it.
 	stopped atomic.Pointer[wire.Error]
 
+	roleMu sync.RWMutex
+
 	mu    sync.Mutex // guards state
 	state partitionState
+
+	subsMu sync.Mutex
+	subs   map[int]func()
+	nsub   int
+
+	isrBusy atomic.Bool // an ISR change of this partition is being proposed
+
+	prod producers // idempotent-producer state
 }
 
 // partitionState is the part of a replica's state that changes with
 // leadership and configuration.
 type partitionState struct {
 	leader      bool
+	leaderID    int32 // -1 when there is none
+	leaderAddr  string
 	leaderEpoch int32
-	// isr is the in-sync replica set as node ids; the leader alone today.
+	// partitionEpoch is the metadata's partition epoch this state is at
+	// (the compare-and-set value of ISR changes).
+	partitionEpoch int32
+	replicas       []int32
+	// isr is the ISR as the metadata says (followers, standalone leaders);
+	// a cluster leader keeps it in track instead.
 	isr []int32
+	// track is a cluster leader's follower bookkeeping; nil otherwise.
+	track *isr.State
 	// minISR is the topic's min.insync.replicas.
 	minISR int
 }
@@ -55,7 +83,10 @@ type PartitionInfo struct {
 	Topic          string
 	Partition      int32
 	Leader         bool
+	LeaderID       int32
 	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
 	ISR            []int32
 	HighWatermark  int64
 	LogStartOffset int64
@@ -69,29 +100,51 @@ func (p *Partition) Topic() string { return p.topic }
 // Index is the partition's number within its topic.
 func (p *Partition) Index() int32 { return p.index }
 
+// Log is the partition's log (the fetcher writes a follower's).
+func (p *Partition) Log() *partlog.Log { return p.log }
+
 // HighWatermark is the first offset consumers cannot see yet.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// isrOf returns the ISR of a state. Callers hold mu.
+func (st *partitionState) isrOf() []int32 {
+	if st.track != nil {
+		return st.track.ISR()
+	}
+	return slices.Clone(st.isr)
+}
 
 // Role reports whether this node leads the partition, the leader epoch and
 // the in-sync replicas, without touching the log.
 func (p *Partition) Role() (leader bool, epoch int32, isr []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.state.leader, p.state.leaderEpoch, append([]int32(nil), p.state.isr...)
+	return p.state.leader, p.state.leaderEpoch, p.state.isrOf()
+}
+
+// underReplicated reports a leader whose ISR is smaller than its replicas.
+func (p *Partition) underReplicated() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := &p.state
+	return st.leader && st.track != nil && len(st.track.ISR()) < len(st.replicas)
 }
 
 // Info returns a snapshot of the partition.
 func (p *Partition) Info() PartitionInfo {
 	p.mu.Lock()
 	st := p.state
-	isr := append([]int32(nil), st.isr...)
+	isrNow := st.isrOf()
 	p.mu.Unlock()
 	return PartitionInfo{
 		Topic:          p.topic,
 		Partition:      p.index,
 		Leader:         st.leader,
+		LeaderID:       st.leaderID,
 		LeaderEpoch:    st.leaderEpoch,
-		ISR:            isr,
+		PartitionEpoch: st.partitionEpoch,
+		Replicas:       slices.Clone(st.replicas),
+		ISR:            isrNow,
 		HighWatermark:  p.hw.Load(),
 		LogStartOffset: p.log.StartOffset(),
 		LogEndOffset:   p.log.EndOffset(),
@@ -99,15 +152,15 @@ func (p *Partition) Info() PartitionInfo {
 	}
 }
 
-// snapshot returns the state under the lock.
-func (p *Partition) snapshot() partitionState {
+// snapshot returns the state under the lock, with its ISR copied.
+func (p *Partition) snapshot() (partitionState, []int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.state
+	return p.state, p.state.isrOf()
 }
 
-// advanceHW raises the high watermark to hw if that is higher and wakes the
-// waiters.
+// advanceHW raises the high watermark to hw if that is higher and wakes
+// the waiters.
 func (p *Partition) advanceHW(hw int64) {
 	for {
 		cur := p.hw.Load()
@@ -115,17 +168,32 @@ func (p *Partition) advanceHW(hw int64) {
 			return
 		}
 		if p.hw.CompareAndSwap(cur, hw) {
+			// The replica streams poll high watermark moves (and carry
+			// them with records); only the waiters are woken.
 			p.hwMoved.notify()
 			return
 		}
 	}
 }
 
-// maybeAdvanceHW recomputes the high watermark from the ISR's log end
-// offsets. With the leader as the only ISR member, that is the local log end
-// offset.
+// maybeAdvanceHW recomputes a leader's high watermark: the log end offset
+// for a standalone leader, the smallest log end offset over the ISR for a
+// cluster leader.
 func (p *Partition) maybeAdvanceHW() {
-	p.advanceHW(p.log.EndOffset())
+	p.mu.Lock()
+	if !p.state.leader {
+		p.mu.Unlock()
+		return
+	}
+	leo := p.log.EndOffset()
+	hw, ok := leo, true
+	if p.state.track != nil {
+		hw, ok = p.state.track.HighWatermark(leo)
+	}
+	p.mu.Unlock()
+	if ok {
+		p.advanceHW(hw)
+	}
 }
 
 // stop marks the partition stopped, so that requests fail with why, and
@@ -133,6 +201,7 @@ func (p *Partition) maybeAdvanceHW() {
 func (p *Partition) stop(why *wire.Error) {
 	p.stopped.Store(why)
 	p.hwMoved.notify()
+	p.notifySubs()
 }
 
 // checkServing fails when the partition stopped.
@@ -143,13 +212,24 @@ func (p *Partition) checkServing() error {
 	return nil
 }
 
+// notLeader is NOT_LEADER_OR_FOLLOWER naming the leader this node knows of.
+func (p *Partition) notLeader(st partitionState) *wire.Error {
+	e := wire.Errorf(wire.CodeNotLeaderOrFollower, "this node does not lead partition %d of topic %q", p.index, p.topic)
+	if st.leaderID >= 0 {
+		id, epoch := st.leaderID, st.leaderEpoch
+		e.Leader, e.LeaderEpoch, e.LeaderAddr = &id, &epoch, st.leaderAddr
+		e.Message += fmt.Sprintf("; node %d leads it at epoch %d", id, epoch)
+	}
+	return e
+}
+
 // checkLeader fails unless this replica leads, and checks the leader epoch a
 // request carries (NoEpoch skips the check): an older epoch is
 // FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH (this node has not
 // caught up with the metadata yet).
 func (p *Partition) checkLeader(st partitionState, epoch int32) error {
 	if !st.leader {
-		return wire.Errorf(wire.CodeNotLeaderOrFollower, "this node does not lead partition %d of topic %q", p.index, p.topic)
+		return p.notLeader(st)
 	}
 	switch {
 	case epoch == NoEpoch || epoch == st.leaderEpoch:
@@ -169,19 +249,47 @@ func (p *Partition) Append(ctx context.Context, req AppendRequest) (AppendResult
 	if !req.Acks.Valid() {
 		return AppendResult{}, wire.Errorf(wire.CodeInvalidRequiredAcks, "acks %d: use -1, 0 or 1", req.Acks)
 	}
-	st := p.snapshot()
+	p.roleMu.RLock()
+	st, isrNow := p.snapshot()
 	if err := p.checkLeader(st, NoEpoch); err != nil {
+		p.roleMu.RUnlock()
 		return AppendResult{}, err
 	}
-	if req.Acks == AcksAll && len(st.isr) < st.minISR {
+	if req.Acks == AcksAll && len(isrNow) < st.minISR {
+		p.roleMu.RUnlock()
+		p.m.metrics.notEnough.Add(1)
 		return AppendResult{}, wire.Errorf(wire.CodeNotEnoughReplicas,
-			"the in-sync replicas of partition %d of %q are %d, min.insync.replicas is %d", p.index, p.topic, len(st.isr), st.minISR)
+			"the in-sync replicas of partition %d of %q are %v, min.insync.replicas is %d", p.index, p.topic, isrNow, st.minISR)
 	}
-	info, err := p.log.Append(req.Batches)
+	ins, idem, err := idempotentBatches(req.Batches)
+	if err != nil {
+		p.roleMu.RUnlock()
+		return AppendResult{}, err
+	}
+	var (
+		info partlog.AppendInfo
+		dup  bool
+	)
+	if idem {
+		info, dup, err = p.appendIdempotent(req.Batches, ins)
+	} else {
+		info, err = p.log.Append(req.Batches)
+	}
+	p.roleMu.RUnlock()
 	if err != nil {
 		return AppendResult{}, err
 	}
-	p.maybeAdvanceHW()
+	if st.track != nil && !dup {
+		p.mu.Lock()
+		if p.state.track != nil {
+			p.state.track.Appended(info.BaseOffset, p.m.now())
+		}
+		p.mu.Unlock()
+	}
+	if !dup {
+		p.notifySubs()
+		p.maybeAdvanceHW()
+	}
 	res := AppendResult{
 		BaseOffset:     info.BaseOffset,
 		LastOffset:     info.LastOffset,
@@ -193,23 +301,37 @@ func (p *Partition) Append(ctx context.Context, req AppendRequest) (AppendResult
 	if req.Acks != AcksAll {
 		return res, nil
 	}
-	if err := p.waitHW(ctx, info.LastOffset+1, req.Timeout); err != nil {
+	if err := p.waitHW(ctx, info.LastOffset+1, req.Timeout, st.leaderEpoch); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
-// waitHW blocks until the high watermark reaches target, the timeout passes
-// (REQUEST_TIMED_OUT), ctx ends, or the partition stops.
-func (p *Partition) waitHW(ctx context.Context, target int64, timeout time.Duration) error {
+// waitHW blocks until the high watermark reaches target (then checks the
+// ISR against min.insync.replicas: NOT_ENOUGH_REPLICAS_AFTER_APPEND), the
+// timeout passes (REQUEST_TIMED_OUT), this node stops leading at epoch
+// (NOT_LEADER_OR_FOLLOWER: the records may or may not survive), ctx ends,
+// or the partition stops. This is the produce purgatory: each waiting
+// request is parked on the partition's notifier.
+func (p *Partition) waitHW(ctx context.Context, target int64, timeout time.Duration, epoch int32) error {
 	var timer *time.Timer
 	for {
 		moved := p.hwMoved.wait()
-		if p.hw.Load() >= target {
-			return nil
-		}
 		if err := p.checkServing(); err != nil {
 			return err
+		}
+		st, isrNow := p.snapshot()
+		if !st.leader || st.leaderEpoch != epoch {
+			return p.notLeader(st)
+		}
+		if p.hw.Load() >= target {
+			if len(isrNow) < st.minISR {
+				p.m.metrics.notEnoughAfter.Add(1)
+				return wire.Errorf(wire.CodeNotEnoughReplicasAfterAppend,
+					"the records are written, but the in-sync replicas of partition %d of %q shrank to %v, below min.insync.replicas %d",
+					p.index, p.topic, isrNow, st.minISR)
+			}
+			return nil
 		}
 		if timer == nil {
 			timer = time.NewTimer(timeout)
@@ -289,7 +411,7 @@ func (p *Partition) readOnce(req FetchRequest) (FetchResult, error) {
 	if err := p.checkServing(); err != nil {
 		return FetchResult{}, err
 	}
-	st := p.snapshot()
+	st, _ := p.snapshot()
 	if err := p.checkLeader(st, req.LeaderEpoch); err != nil {
 		return FetchResult{}, err
 	}
@@ -305,6 +427,9 @@ func (p *Partition) readOnce(req FetchRequest) (FetchResult, error) {
 	}
 	limit := hw
 	if req.ReplicaID != NoReplica {
+		if st.track != nil && !slices.Contains(st.replicas, req.ReplicaID) {
+			return res, wire.Errorf(wire.CodeInvalidRequest, "node %d is not a replica of partition %d of %q", req.ReplicaID, p.index, p.topic)
+		}
 		limit = leo
 	}
 	if req.Offset >= limit {
@@ -325,7 +450,7 @@ func (p *Partition) ListOffset(q OffsetQuery) (offset, timestamp int64, epoch in
 	if err := p.checkServing(); err != nil {
 		return 0, 0, 0, err
 	}
-	st := p.snapshot()
+	st, _ := p.snapshot()
 	if err := p.checkLeader(st, NoEpoch); err != nil {
 		return 0, 0, 0, err
 	}
@@ -345,4 +470,102 @@ func (p *Partition) ListOffset(q OffsetQuery) (offset, timestamp int64, epoch in
 		return off, ts, st.leaderEpoch, nil
 	}
 	return 0, 0, 0, wire.Errorf(wire.CodeInvalidRequest, "unknown offset lookup %d", q.Kind)
+}
+
+// --- the leader side of the replica stream (replstream.LeaderPartition) ---
+
+// CheckFollower implements replstream.LeaderPartition.
+func (p *Partition) CheckFollower(replica, leaderEpoch int32) (replstream.LeaderState, error) {
+	st, _ := p.snapshot()
+	ls := replstream.LeaderState{LeaderEpoch: st.leaderEpoch, HighWatermark: p.hw.Load(),
+		LogStartOffset: p.log.StartOffset(), LogEndOffset: p.log.EndOffset()}
+	if err := p.checkServing(); err != nil {
+		return ls, err
+	}
+	if err := p.checkLeader(st, leaderEpoch); err != nil {
+		return ls, err
+	}
+	if !slices.Contains(st.replicas, replica) {
+		return ls, wire.Errorf(wire.CodeNotLeaderOrFollower, "node %d is not a replica of partition %d of %q (replicas %v)",
+			replica, p.index, p.topic, st.replicas)
+	}
+	return ls, nil
+}
+
+// ReadReplica implements replstream.LeaderPartition: it reads up to the
+// log end offset.
+func (p *Partition) ReadReplica(offset int64, maxBytes int32) (partlog.Region, error) {
+	return p.log.Read(offset, maxBytes, math.MaxInt64)
+}
+
+// FollowerAck implements replstream.LeaderPartition: a follower's log end
+// offset moves the high watermark, and a follower that caught up may join
+// the ISR.
+func (p *Partition) FollowerAck(replica, leaderEpoch int32, leo int64) {
+	p.mu.Lock()
+	st := &p.state
+	if !st.leader || st.leaderEpoch != leaderEpoch || st.track == nil {
+		p.mu.Unlock()
+		return
+	}
+	leaderLEO := p.log.EndOffset()
+	st.track.Report(replica, leo, leaderLEO, p.m.now())
+	hw, ok := st.track.HighWatermark(leaderLEO)
+	join := len(st.track.CaughtUp(max(hw, p.hw.Load()))) > 0 && st.track.Pending() == nil
+	p.mu.Unlock()
+	if ok {
+		p.advanceHW(hw)
+	}
+	if join {
+		p.m.isrWork(p)
+	}
+}
+
+// Subscribe implements replstream.LeaderPartition: fn is called when the
+// log grows or the role changes (the streams poll the high watermark).
+func (p *Partition) Subscribe(fn func()) (cancel func()) {
+	p.subsMu.Lock()
+	defer p.subsMu.Unlock()
+	if p.subs == nil {
+		p.subs = make(map[int]func())
+	}
+	p.nsub++
+	id := p.nsub
+	p.subs[id] = fn
+	return func() {
+		p.subsMu.Lock()
+		delete(p.subs, id)
+		p.subsMu.Unlock()
+	}
+}
+
+// notifySubs calls the subscribers (outside every other lock).
+func (p *Partition) notifySubs() {
+	p.subsMu.Lock()
+	if len(p.subs) == 0 {
+		p.subsMu.Unlock()
+		return
+	}
+	fns := make([]func(), 0, len(p.subs))
+	for _, fn := range p.subs {
+		fns = append(fns, fn)
+	}
+	p.subsMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// --- the follower side (fetcher.Replica) ---
+
+// LeaderOffsets implements fetcher.Replica: a follower's high watermark is
+// the leader's, capped by its own log end offset.
+func (p *Partition) LeaderOffsets(hw, logStart, logEnd int64) {
+	p.mu.Lock()
+	leader := p.state.leader
+	p.mu.Unlock()
+	if leader {
+		return
+	}
+	p.hw.Store(min(hw, p.log.EndOffset()))
 }

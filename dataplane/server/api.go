@@ -16,6 +16,7 @@ import (
 
 	"strand.dev/client/wire"
 	"strand.dev/dataplane/replica"
+	"strand.dev/dataplane/replstream"
 )
 
 // Admin serves the topic admin operations. A standalone node serves them
@@ -45,6 +46,9 @@ const (
 	epAdminConfigs
 	epHealth
 	epMetrics
+	epReplicaStream
+	epReplicaEpochs
+	epInitProducerID
 	epUnknown
 	numEndpoints
 )
@@ -52,7 +56,7 @@ const (
 // endpointNames are the metric label values of the endpoints.
 var endpointNames = [numEndpoints]string{
 	"produce", "fetch", "offsets", "metadata", "admin_partitions", "admin_topics",
-	"admin_configs", "health", "metrics", "unknown",
+	"admin_configs", "health", "metrics", "replica_stream", "replica_epochs", "init_producer_id", "unknown",
 }
 
 // api is the HTTP front-end: it parses requests, calls the replica manager
@@ -61,7 +65,9 @@ var endpointNames = [numEndpoints]string{
 // it over the same replica.Manager.
 type api struct {
 	rm        *replica.Manager
-	admin     Admin // nil: admin requests are answered NOT_CONTROLLER
+	repl      *replstream.Server // the replica stream's leader side; nil on a standalone node
+	pids      *producerIDs       // producer ids for idempotent producers
+	admin     Admin              // nil: admin requests are answered NOT_CONTROLLER
 	meta      MetadataSource
 	m         *metrics
 	lim       paramLimits
@@ -116,6 +122,12 @@ func (a *api) route(path []byte) (endpoint, func(*fasthttp.RequestCtx) error) {
 		return epHealth, a.health
 	case wire.PathMetrics:
 		return epMetrics, a.metrics
+	case wire.PathReplicaStream:
+		return epReplicaStream, a.replicaStream
+	case wire.PathReplicaEpochs:
+		return epReplicaEpochs, a.replicaEpochs
+	case wire.PathInitProducerID:
+		return epInitProducerID, a.initProducerID
 	}
 	return epUnknown, a.notFound
 }

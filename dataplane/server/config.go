@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"strand.dev/controlplane/membership"
 	"strand.dev/dataplane/partlog"
 )
 
@@ -27,8 +28,36 @@ type Config struct {
 	// DataDir holds the partition logs and the node's own files.
 	DataDir string
 	// Standalone serves admin topic requests locally, without a control
-	// plane; every local partition is then led by this node.
+	// plane; every local partition is then led by this node. Without it the
+	// node joins a cluster: MetaAddrs and Gossip are required.
 	Standalone bool
+
+	// Cluster mode.
+
+	// MetaAddrs are the strand-meta API addresses (--meta).
+	MetaAddrs []string
+	// Rack is the node's rack or zone (--rack), for rack-aware placement.
+	Rack string
+	// Gossip configures the node's membership in the gossip pool
+	// (BindAddr, AdvertiseAddr, Join, RetryJoin, Keys, Timing); role, id,
+	// API address and rack are filled in.
+	Gossip membership.Config
+	// ReplicaLagMax is replica.lag.time.max.ms: a follower behind the
+	// leader's log end offset that was last caught up longer ago leaves the
+	// ISR (--replica-lag-time-max).
+	ReplicaLagMax time.Duration
+	// ReplicaFetchMaxBytes bounds the records of one replica stream frame
+	// (--replica-fetch-max-bytes; a frame always holds a whole batch).
+	ReplicaFetchMaxBytes int32
+	// RegisterTimeout bounds the registration in strand-meta at start
+	// (--register-timeout).
+	RegisterTimeout time.Duration
+	// ControlledShutdownTimeout bounds how long a stop waits for the
+	// controller to move this node's leaderships away
+	// (--controlled-shutdown-timeout).
+	ControlledShutdownTimeout time.Duration
+	// MetaTimeout bounds one strand-meta request (--meta-timeout).
+	MetaTimeout time.Duration
 	// AssignmentFile, if set, is a JSON list of wire.CreateTopicRequest
 	// applied at start (create what is missing, grow partitions, set
 	// configs); applying it again changes nothing.
@@ -97,6 +126,12 @@ func DefaultConfig() Config {
 		MaxFetchWait:           30 * time.Second,
 		MaxProduceTimeout:      5 * time.Minute,
 		ShutdownTimeout:        15 * time.Second,
+
+		ReplicaLagMax:             30 * time.Second,
+		ReplicaFetchMaxBytes:      1 << 20,
+		RegisterTimeout:           60 * time.Second,
+		ControlledShutdownTimeout: 30 * time.Second,
+		MetaTimeout:               5 * time.Second,
 	}
 }
 
@@ -126,8 +161,34 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("--data-dir is empty")
 	}
-	if !c.Standalone {
-		bad("cluster mode (with strand-meta) is not available in this build: pass --standalone")
+	switch {
+	case c.Standalone && len(c.MetaAddrs) > 0:
+		bad("--standalone and --meta: a node runs alone or in a cluster, not both")
+	case !c.Standalone && len(c.MetaAddrs) == 0:
+		bad("neither --standalone nor --meta: name the strand-meta nodes to join a cluster, or run --standalone")
+	case !c.Standalone:
+		if c.Gossip.BindAddr == "" {
+			bad("--gossip-bind is empty")
+		}
+		if c.AssignmentFile != "" {
+			bad("--assignment-file is for --standalone; in a cluster the controller places topics")
+		}
+		for _, d := range []struct {
+			flag string
+			v    time.Duration
+		}{
+			{"--replica-lag-time-max", c.ReplicaLagMax},
+			{"--register-timeout", c.RegisterTimeout},
+			{"--controlled-shutdown-timeout", c.ControlledShutdownTimeout},
+			{"--meta-timeout", c.MetaTimeout},
+		} {
+			if d.v <= 0 {
+				bad("%s %v: must be > 0", d.flag, d.v)
+			}
+		}
+		if c.ReplicaFetchMaxBytes < 1024 {
+			bad("--replica-fetch-max-bytes %d: must be >= 1024", c.ReplicaFetchMaxBytes)
+		}
 	}
 	if c.DefaultPartitions < 1 {
 		bad("--default-partitions %d: must be >= 1", c.DefaultPartitions)

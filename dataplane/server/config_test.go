@@ -20,7 +20,15 @@ func TestConfigValidate(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{"cluster mode", func(c *Config) { c.Standalone = false }, "--standalone"},
+		{"neither standalone nor cluster", func(c *Config) { c.Standalone = false }, "--standalone"},
+		{"standalone and cluster", func(c *Config) { c.MetaAddrs = []string{"127.0.0.1:7001"} }, "--meta"},
+		{"cluster without gossip", func(c *Config) { c.Standalone, c.MetaAddrs = false, []string{"127.0.0.1:7001"} }, "--gossip-bind"},
+		{"cluster with an assignment file", func(c *Config) {
+			c.Standalone, c.MetaAddrs, c.Gossip.BindAddr, c.AssignmentFile = false, []string{"127.0.0.1:7001"}, "127.0.0.1:7401", "a.json"
+		}, "--assignment-file"},
+		{"cluster with no lag limit", func(c *Config) {
+			c.Standalone, c.MetaAddrs, c.Gossip.BindAddr, c.ReplicaLagMax = false, []string{"127.0.0.1:7001"}, "127.0.0.1:7401", 0
+		}, "--replica-lag-time-max"},
 		{"negative node id", func(c *Config) { c.NodeID = -1 }, "--node-id"},
 		{"bad listen", func(c *Config) { c.Listen = "localhost" }, "--listen"},
 		{"bad listen port", func(c *Config) { c.Listen = "127.0.0.1:99999" }, "--listen"},

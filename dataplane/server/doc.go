@@ -11,6 +11,17 @@
 // response; errors are the JSON envelope of client/wire with the code's
 // HTTP status. /metrics is the node's own Prometheus registry.
 //
+// A node runs standalone (Config.Standalone: its own topic catalog, it leads
+// everything) or in a cluster (Config.MetaAddrs): then Run registers it in
+// strand-meta and joins the gossip pool (package clusteragent) once the
+// listener serves, follows the metadata image, replicates the partitions it
+// follows (package fetcher) and serves its followers' replica streams
+// (package replstream, wire.PathReplicaStream and wire.PathReplicaEpochs).
+// On stop a cluster node first asks the controller to move its leaderships
+// away (controlled shutdown), then leaves gossip, closes the replica streams
+// and stops as above. Every node hands out producer ids for idempotent
+// producers (wire.PathInitProducerID).
+//
 // Example:
 //
 //	cfg := server.DefaultConfig()

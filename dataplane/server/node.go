@@ -19,12 +19,16 @@ import (
 )
 
 // Node is a running strand-data node: its partition logs, its replicas, its
-// metadata source (standalone) and the HTTP listener.
+// metadata source (the standalone catalog or, in a cluster, the
+// control-plane agent with the fetcher and the replica streams) and the
+// HTTP listener.
 //
-// New opens everything and binds the listener; Run serves until its context
-// ends and then stops in order: stop accepting, let in-flight requests
-// finish (long polls return early) within Config.ShutdownTimeout, stop the
-// replicas, flush the logs and write their checkpoints.
+// New opens everything and binds the listener; Run serves (and, in a
+// cluster, joins it) until its context ends and then stops in order: in a
+// cluster, controlled shutdown, leave gossip and close the replica streams;
+// then stop accepting, let in-flight requests finish (long polls return
+// early) within Config.ShutdownTimeout, stop the replicas, flush the logs
+// and write their checkpoints.
 type Node struct {
 	cfg  Config
 	log  *slog.Logger
@@ -33,7 +37,8 @@ type Node struct {
 
 	logs *partlog.Manager
 	rm   *replica.Manager
-	sa   *replica.Standalone
+	sa   *replica.Standalone // standalone mode
+	cl   *clusterParts       // cluster mode
 	m    *metrics
 	api  *api
 	srv  *fasthttp.Server
@@ -57,7 +62,7 @@ func New(cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	id, err := loadIdentity(cfg.DataDir, cfg.NodeID)
+	id, err := loadIdentity(cfg.DataDir, cfg.NodeID, !cfg.Standalone)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +79,8 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open partition logs: %w", err)
 	}
-	n.rm = replica.NewManager(n.logs, replica.Options{NodeID: cfg.NodeID, Logger: cfg.logger()})
+	n.rm = replica.NewManager(n.logs, replica.Options{NodeID: cfg.NodeID, Logger: cfg.logger(), Registerer: n.m.reg,
+		Defaults: defaults, LagMax: cfg.ReplicaLagMax})
 
 	n.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -88,28 +94,49 @@ func New(cfg Config) (n *Node, err error) {
 		}
 	}
 
-	n.sa, err = replica.OpenStandalone(n.rm, replica.StandaloneOptions{
-		DataDir: cfg.DataDir, NodeID: cfg.NodeID, Addr: n.addr, ClusterID: id.ClusterID,
-		Defaults: defaults, DefaultPartitions: cfg.DefaultPartitions, Logger: cfg.logger(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open the standalone topic catalog: %w", err)
-	}
-	if cfg.AssignmentFile != "" {
-		reqs, err := readAssignments(cfg.AssignmentFile)
+	var (
+		admin Admin
+		meta  MetadataSource
+	)
+	if cfg.Standalone {
+		n.sa, err = replica.OpenStandalone(n.rm, replica.StandaloneOptions{
+			DataDir: cfg.DataDir, NodeID: cfg.NodeID, Addr: n.addr, ClusterID: id.ClusterID,
+			Defaults: defaults, DefaultPartitions: cfg.DefaultPartitions, Logger: cfg.logger(),
+		})
 		if err != nil {
+			return nil, fmt.Errorf("open the standalone topic catalog: %w", err)
+		}
+		if cfg.AssignmentFile != "" {
+			reqs, err := readAssignments(cfg.AssignmentFile)
+			if err != nil {
+				return nil, err
+			}
+			if err := n.sa.ApplyAssignments(reqs); err != nil {
+				return nil, fmt.Errorf("apply --assignment-file %s: %w", cfg.AssignmentFile, err)
+			}
+			lg.Info("applied assignment file", "file", cfg.AssignmentFile, "topics", len(reqs))
+		}
+		admin, meta = n.sa, n.sa
+	} else {
+		if err := n.newCluster(); err != nil {
 			return nil, err
 		}
-		if err := n.sa.ApplyAssignments(reqs); err != nil {
-			return nil, fmt.Errorf("apply --assignment-file %s: %w", cfg.AssignmentFile, err)
-		}
-		lg.Info("applied assignment file", "file", cfg.AssignmentFile, "topics", len(reqs))
+		meta = n.cl.agent
 	}
 
 	n.m.reg.MustRegister(newPartitionCollector(n.rm), newLogManagerCollector(n.logs))
 	stopCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
-	n.api = newAPI(n.rm, n.sa, n.sa, n.m, &n.cfg, stopCtx)
+	n.api = newAPI(n.rm, admin, meta, n.m, &n.cfg, stopCtx)
+	if n.cl != nil {
+		n.api.repl = n.cl.repl
+		agent := n.cl.agent
+		n.api.pids = &producerIDs{take: func(ctx context.Context) (int64, error) {
+			return agent.AllocateProducerIDs(ctx, producerIDBlock)
+		}}
+	} else {
+		n.api.pids = &producerIDs{take: localProducerIDs(cfg.DataDir)}
+	}
 	n.srv = &fasthttp.Server{
 		Handler:              n.api.handle,
 		ErrorHandler:         n.api.errorHandler,
@@ -181,20 +208,40 @@ func (n *Node) Run(ctx context.Context) error {
 		defer close(logsDone)
 		n.logs.Run(runCtx)
 	}()
+	rmDone := make(chan struct{})
+	go func() {
+		defer close(rmDone)
+		if n.cl == nil {
+			// A standalone node's replica work (producer snapshots); a
+			// cluster node's starts once it joined the cluster.
+			n.rm.Run(runCtx)
+		}
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- n.srv.Serve(n.ln) }()
 
 	var err error
-	select {
-	case <-ctx.Done():
-		n.log.Info("stopping", "reason", context.Cause(ctx))
-	case err = <-serveErr:
-		n.log.Error("the HTTP server stopped", "err", err)
-		err = fmt.Errorf("serve: %w", err)
+	if n.cl != nil {
+		if err = n.startCluster(ctx); err != nil && ctx.Err() != nil {
+			err = nil // stopped while joining
+		}
+	}
+	if err == nil {
+		select {
+		case <-ctx.Done():
+			n.log.Info("stopping", "reason", context.Cause(ctx))
+		case err = <-serveErr:
+			n.log.Error("the HTTP server stopped", "err", err)
+			err = fmt.Errorf("serve: %w", err)
+		}
+	}
+	if n.cl != nil {
+		n.cl.stop(n)
 	}
 	stopErr := n.shutdown()
 	cancelRun()
 	<-logsDone
+	<-rmDone
 	return errors.Join(err, stopErr, n.closeAll())
 }
 
@@ -222,6 +269,9 @@ func (n *Node) shutdown() error {
 func (n *Node) closeAll() error {
 	n.runOnce.Do(func() {
 		var errs []error
+		if n.cl != nil {
+			n.cl.stop(n)
+		}
 		if n.rm != nil {
 			errs = append(errs, n.rm.Close())
 		}

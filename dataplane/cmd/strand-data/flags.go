@@ -42,7 +42,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "listen", EnvVars: []string{"STRAND_LISTEN"}, Value: d.Listen, Usage: "host:port of the HTTP API (port 0 picks one)"},
 		&cli.StringFlag{Name: "advertise-addr", EnvVars: []string{"STRAND_ADVERTISE_ADDR"}, Usage: "host:port clients are told to use (default: the bound listen address)"},
 		&cli.StringFlag{Name: "data-dir", EnvVars: []string{"STRAND_DATA_DIR"}, Value: d.DataDir, Usage: "directory of the partition logs"},
-		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"STRAND_STANDALONE"}, Usage: "run without the control plane: serve admin topic requests locally and lead every partition (required in this build)"},
+		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"STRAND_STANDALONE"}, Usage: "run without the control plane: serve admin topic requests locally and lead every partition (otherwise --meta names the cluster to join)"},
 		&cli.StringFlag{Name: "assignment-file", EnvVars: []string{"STRAND_ASSIGNMENT_FILE"}, Usage: "JSON list of topics ({\"topic\",\"partitions\",\"configs\"}) created or updated at start; idempotent"},
 		&cli.IntFlag{Name: "default-partitions", EnvVars: []string{"STRAND_DEFAULT_PARTITIONS"}, Value: int(d.DefaultPartitions), Usage: "partitions of a topic created without a count"},
 		&cli.IntFlag{Name: "max-open-files", EnvVars: []string{"STRAND_MAX_OPEN_FILES"}, Value: d.MaxOpenFiles, Usage: "segment descriptors the logs keep open (cold segments are closed and reopened on demand)"},
@@ -60,6 +60,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
 	}
+	fs = append(fs, clusterFlags(d)...)
 	defaults := partlog.DefaultConfig().Map()
 	for _, lf := range logFlags {
 		fs = append(fs, &cli.StringFlag{
@@ -85,6 +86,11 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	cfg.AdvertiseAddr = c.String("advertise-addr")
 	cfg.DataDir = c.String("data-dir")
 	cfg.Standalone = c.Bool("standalone")
+	if !cfg.Standalone {
+		if err := clusterConfig(c, &cfg); err != nil {
+			return cfg, err
+		}
+	}
 	cfg.AssignmentFile = c.String("assignment-file")
 	cfg.DefaultPartitions = int32(min(c.Int("default-partitions"), 1<<30))
 	cfg.MaxOpenFiles = c.Int("max-open-files")

@@ -260,7 +260,12 @@ func TestProcessAssignmentFile(t *testing.T) {
 
 func TestProcessBadFlagsExit2(t *testing.T) {
 	for _, args := range [][]string{
-		{"--data-dir", t.TempDir()}, // no --standalone
+		{"--data-dir", t.TempDir()}, // neither --standalone nor --meta
+		{"--standalone", "--meta", "127.0.0.1:7001", "--data-dir", t.TempDir()},
+		{"--meta", "127.0.0.1:7001", "--data-dir", t.TempDir(), "--gossip-profile", "warp"},
+		{"--meta", "127.0.0.1:7001", "--data-dir", t.TempDir(), "--gossip-key", "short"},
+		{"--meta", "127.0.0.1:7001", "--data-dir", t.TempDir(), "--replica-lag-time-max", "0s"},
+		{"--meta", "127.0.0.1:7001", "--data-dir", t.TempDir(), "--replica-fetch-max-bytes", "10"},
 		{"--standalone", "--data-dir", t.TempDir(), "--max-fetch-bytes", "0"},
 		{"--standalone", "--data-dir", t.TempDir(), "--listen", "nonsense"},
 		{"--standalone", "--data-dir", t.TempDir(), "--log-segment-bytes", "huge"},
@@ -288,7 +293,8 @@ func TestProcessHelp(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"--standalone", "STRAND_LISTEN", "--log-segment-bytes", "STRAND_LOG_RETENTION_MS"} {
+	for _, want := range []string{"--standalone", "STRAND_LISTEN", "--log-segment-bytes", "STRAND_LOG_RETENTION_MS",
+		"--meta", "STRAND_META", "--gossip-bind", "--join", "--replica-lag-time-max", "--controlled-shutdown-timeout", "--rack"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("--help does not mention %s", want)
 		}
