@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strand.dev/dataplane/durablefile"
 )
 
 // ClusterTopicsFile is where a data node keeps the ids of the topics whose
@@ -74,38 +75,9 @@ func (t *topicIDs) save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(t.path, append(b, '\n')); err != nil {
+	if err := durablefile.Write(t.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("clusteragent: write %s: %w", t.path, err)
 	}
 	t.dirty = false
 	return nil
-}
-
-// writeFileAtomic writes through a temporary file, fsyncs it, renames it
-// into place and fsyncs the directory.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

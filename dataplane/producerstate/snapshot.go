@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strand.dev/dataplane/durablefile"
 	"strconv"
 	"strings"
 
@@ -47,25 +48,7 @@ func WriteSnapshot(dir string, offset int64, t *Table) error {
 		return err
 	}
 	path := filepath.Join(dir, SnapshotName(offset))
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write producer snapshot: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
+	if err := durablefile.Write(path, b); err != nil {
 		return fmt.Errorf("write producer snapshot %s: %w", path, err)
 	}
 	return nil
@@ -209,14 +192,4 @@ func Scan(t *Table, l *partlog.Log, from, to int64) error {
 		off = r.NextOffset
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

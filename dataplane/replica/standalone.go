@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strand.dev/dataplane/durablefile"
 	"sync"
 
 	"strand.dev/client/wire"
@@ -180,39 +181,10 @@ func (s *Standalone) save() error {
 	if err != nil {
 		return fmt.Errorf("encode topic catalog: %w", err)
 	}
-	if err := writeFileAtomic(s.path, b); err != nil {
+	if err := durablefile.Write(s.path, b); err != nil {
 		return wire.Errorf(wire.CodeKafkaStorageError, "write topic catalog: %v", err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data durably.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }
 
 // sortedTopics lists the catalog by name.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strand.dev/dataplane/durablefile"
 )
 
 // identityFile is the node's identity in its data directory.
@@ -59,7 +60,7 @@ func writeIdentity(path string, id identity) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	if err := writeFileSync(path, append(out, '\n')); err != nil {
+	if err := durablefile.Write(path, append(out, '\n')); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
@@ -82,33 +83,4 @@ func adoptClusterID(dataDir string, id *identity, clusterID string) error {
 	}
 	id.ClusterID = clusterID
 	return writeIdentity(filepath.Join(dataDir, identityFile), *id)
-}
-
-// writeFileSync writes a new file through a temporary name and syncs it and
-// its directory.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strand.dev/dataplane/durablefile"
 	"sync"
 	"time"
 
@@ -72,7 +73,7 @@ func localProducerIDs(dataDir string) func(context.Context) (int64, error) {
 		first := st.Next
 		st.Next += producerIDBlock
 		out, _ := json.Marshal(st)
-		if err := writeFileSync(path, out); err != nil {
+		if err := durablefile.Write(path, out); err != nil {
 			return 0, wire.Errorf(wire.CodeKafkaStorageError, "write %s: %v", path, err)
 		}
 		return first, nil
