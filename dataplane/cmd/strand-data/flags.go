@@ -86,6 +86,9 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	cfg.AdvertiseAddr = c.String("advertise-addr")
 	cfg.DataDir = c.String("data-dir")
 	cfg.Standalone = c.Bool("standalone")
+	if cfg.Standalone && len(splitAll(c.StringSlice("meta"))) > 0 {
+		return cfg, fmt.Errorf("--standalone and --meta exclude each other: a standalone node leads every partition itself, a cluster node follows strand-meta")
+	}
 	if !cfg.Standalone {
 		if err := clusterConfig(c, &cfg); err != nil {
 			return cfg, err

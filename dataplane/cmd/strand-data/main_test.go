@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -273,15 +274,21 @@ func TestProcessBadFlagsExit2(t *testing.T) {
 		{"--standalone", "--data-dir", t.TempDir(), "--read-timeout", "-1s"},
 		{"--no-such-flag"},
 	} {
-		cmd := exec.Command(binary, args...)
+		// A flag set that is wrongly accepted starts a node that never
+		// exits; the deadline turns that into a failure, not a hung suite.
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd := exec.CommandContext(ctx, binary, args...)
 		out, err := cmd.CombinedOutput()
+		cancel()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 			t.Errorf("%v: %v, want exit 2\n%s", args, err, out)
 		}
 	}
 	// Environment twins work like flags.
-	cmd := exec.Command(binary, "--standalone", "--data-dir", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "--standalone", "--data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "STRAND_MAX_FETCH_BYTES=5")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "--max-fetch-bytes") {
 		t.Errorf("STRAND_MAX_FETCH_BYTES=5 was not refused: %v\n%s", err, out)
