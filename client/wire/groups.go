@@ -423,6 +423,11 @@ const (
 	ResetToEarliest = "earliest"
 	ResetToLatest   = "latest"
 	ResetToOffset   = "offset"
+	// ResetToDatetime sets each partition to its first record with a
+	// timestamp at or after TimestampMs, or to its end when there is none
+	// (Kafka's --to-datetime). A coordinator older than this target answers
+	// INVALID_REQUEST.
+	ResetToDatetime = "datetime"
 )
 
 // ResetOffsetsRequest sets the committed offsets of one topic's partitions
@@ -432,10 +437,13 @@ type ResetOffsetsRequest struct {
 	Topic   string `json:"topic"`
 	// Partitions to reset; empty means all of the topic's partitions.
 	Partitions []int32 `json:"partitions,omitempty"`
-	// To is ResetToEarliest, ResetToLatest or ResetToOffset (with Offset,
-	// clamped to the partition's earliest and latest offsets).
+	// To is ResetToEarliest, ResetToLatest, ResetToOffset (with Offset,
+	// clamped to the partition's earliest and latest offsets) or
+	// ResetToDatetime (with TimestampMs).
 	To     string `json:"to"`
 	Offset int64  `json:"offset,omitempty"`
+	// TimestampMs is the time of ResetToDatetime (Unix ms).
+	TimestampMs int64 `json:"timestamp_ms,omitempty"`
 	// DryRun answers the offsets without committing them.
 	DryRun bool `json:"dry_run,omitempty"`
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -188,12 +189,15 @@ func (s *Server) resetOffsets(ctx *fasthttp.RequestCtx) (any, error) {
 		}
 	}
 	switch req.To {
-	case wire.ResetToEarliest, wire.ResetToLatest, wire.ResetToOffset:
+	case wire.ResetToEarliest, wire.ResetToLatest, wire.ResetToOffset, wire.ResetToDatetime:
 	default:
-		return nil, wire.Errorf(wire.CodeInvalidRequest, "reset target %q: use %s, %s or %s", req.To, wire.ResetToEarliest, wire.ResetToLatest, wire.ResetToOffset)
+		return nil, wire.Errorf(wire.CodeInvalidRequest, "reset target %q: use %s, %s, %s or %s", req.To, wire.ResetToEarliest, wire.ResetToLatest, wire.ResetToOffset, wire.ResetToDatetime)
 	}
 	if req.To == wire.ResetToOffset && req.Offset < 0 {
 		return nil, wire.Errorf(wire.CodeInvalidRequest, "reset to offset %d: offsets are not negative", req.Offset)
+	}
+	if req.To == wire.ResetToDatetime && req.TimestampMs < 0 {
+		return nil, wire.Errorf(wire.CodeInvalidRequest, "reset to timestamp %d: timestamps are not negative", req.TimestampMs)
 	}
 	if e := pt.entry(req.GroupID, false); e != nil {
 		e.mu.Lock()
@@ -221,6 +225,16 @@ func (s *Server) resetOffsets(ctx *fasthttp.RequestCtx) (any, error) {
 			off = hi
 		case wire.ResetToOffset:
 			off = min(max(req.Offset, lo), hi)
+		case wire.ResetToDatetime:
+			at, err := s.lc.ListOffset(rctx, req.Topic, p, strconv.FormatInt(req.TimestampMs, 10))
+			if err != nil {
+				return nil, err
+			}
+			// No record at or after the time: the end, as Kafka does.
+			off = hi
+			if at >= 0 {
+				off = min(max(at, lo), hi)
+			}
 		}
 		out.Offsets = append(out.Offsets, wire.CommittedOffset{Topic: req.Topic, Partition: p, Offset: off, LeaderEpoch: -1})
 	}

@@ -182,11 +182,54 @@ func (f *fakeData) handle(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		off := l.next
-		if string(ctx.QueryArgs().Peek(wire.ParamAt)) == wire.AtEarliest {
+		switch at := string(ctx.QueryArgs().Peek(wire.ParamAt)); at {
+		case wire.AtEarliest:
 			off = 0
+		case wire.AtLatest:
+		default:
+			ts, err := strconv.ParseInt(at, 10, 64)
+			if err != nil {
+				f.fail(ctx, wire.Errorf(wire.CodeInvalidRequest, "at %q", at))
+				return
+			}
+			off = l.offsetForTime(ts)
 		}
 		f.json(ctx, wire.OffsetsResponse{Offset: off})
 	default:
 		f.fail(ctx, wire.Errorf(wire.CodeInvalidRequest, "no path %s", ctx.Path()))
 	}
+}
+
+// offsetForTime is the base offset of the first batch whose largest
+// timestamp is at or after ts, -1 if none (the fake's granularity is a
+// batch; the data node's is a record).
+func (l *fakeLog) offsetForTime(ts int64) int64 {
+	for i, b := range l.batches {
+		h, err := recordbatch.ParseHeader(b)
+		if err == nil && h.MaxTimestamp >= ts {
+			return l.bases[i]
+		}
+	}
+	return -1
+}
+
+// appendRecords appends one batch of n records, all with timestamp ts, to
+// a partition, as a producer would.
+func (f *fakeData) appendRecords(topic string, p int32, n int, ts int64) {
+	f.t.Helper()
+	recs := make([]recordbatch.Record, n)
+	for i := range recs {
+		recs[i] = recordbatch.Record{Value: []byte("v"), Timestamp: ts}
+	}
+	b, err := recordbatch.Encode(recs, recordbatch.EncodeOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.topics[topic].parts[p]
+	recordbatch.SetBaseOffset(b, l.next)
+	l.batches = append(l.batches, b)
+	l.bases = append(l.bases, l.next)
+	l.next += int64(n)
 }
