@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -104,6 +105,30 @@ func (c *Consumer) Assign(tps ...TopicPartition) error {
 			continue
 		}
 		f := newFetcher(c, tp)
+		c.fetchers[tp] = f
+		c.wg.Add(1)
+		go f.run()
+	}
+	return nil
+}
+
+// assignAt assigns partitions starting at the given offsets (a negative
+// offset: where the reset policy says); partitions already assigned are left
+// as they are.
+func (c *Consumer) assignAt(at map[TopicPartition]int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	for tp, off := range at {
+		if _, ok := c.fetchers[tp]; ok {
+			continue
+		}
+		f := newFetcher(c, tp)
+		if off >= 0 {
+			f.known, f.pos, f.fetchPos = true, off, off
+		}
 		c.fetchers[tp] = f
 		c.wg.Add(1)
 		go f.run()
@@ -230,6 +255,16 @@ func (c *Consumer) HighWatermark(tp TopicPartition) int64 {
 // Poll return that error once, after the records fetched before it; the
 // partition then stays stopped until Seek or Unassign.
 func (c *Consumer) Poll(ctx context.Context) ([]*record.Record, error) {
+	return c.poll(ctx, nil)
+}
+
+// errWoken is what poll returns when wake fired before any record arrived.
+var errWoken = errors.New("poll woken")
+
+// poll is Poll that also returns errWoken, without records, when wake
+// fires while it waits (the group consumer's way to run rebalance steps on
+// the polling goroutine). A nil wake never fires.
+func (c *Consumer) poll(ctx context.Context, wake <-chan struct{}) ([]*record.Record, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -243,6 +278,8 @@ func (c *Consumer) Poll(ctx context.Context) ([]*record.Record, error) {
 		}
 		select {
 		case <-c.notify:
+		case <-wake:
+			return nil, errWoken
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

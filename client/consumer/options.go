@@ -61,6 +61,7 @@ type config struct {
 	maxPartitionBytes int32
 	maxPollRecords    int
 	requestTimeout    time.Duration
+	grp               groupConfig // settings of a group consumer (group_options.go)
 }
 
 func defaults() config {
@@ -72,6 +73,7 @@ func defaults() config {
 		maxPartitionBytes: 1 << 20,
 		maxPollRecords:    500,
 		requestTimeout:    30 * time.Second,
+		grp:               groupDefaults(),
 	}
 }
 

@@ -20,8 +20,8 @@ func consumeCommand(e *env) *cli.Command {
 		Name:      "consume",
 		Usage:     "print records, one per line, in offset order per partition; Ctrl-C stops",
 		ArgsUsage: "TOPIC",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "group", Usage: "consumer group (needs strand-coordinator; not available in this build)"},
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "group", Usage: "consume as a member of this consumer group: the partitions are shared with the group's other members, and the group resumes at its committed offsets"},
 			&cli.BoolFlag{Name: "from-beginning", Usage: "start at the earliest offset (without it, and without --offset: only new records)"},
 			&cli.IntFlag{Name: "partition", Value: -1, DefaultText: "all", Usage: "read only this partition"},
 			&cli.StringFlag{Name: "offset", Usage: "start at this `OFFSET` (a number, earliest or latest); a number out of range is an error"},
@@ -29,7 +29,7 @@ func consumeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "print-key", Usage: "print key, separator, value"},
 			&cli.StringFlag{Name: "key-separator", Value: "\t", Usage: "separator printed between key and value"},
 			&cli.DurationFlag{Name: "timeout", DefaultText: "wait forever", Usage: "stop (exit 0) when no record arrived for this long"},
-		},
+		}, groupFlags()...),
 		Action: func(c *cli.Context) error { return runConsume(c, e) },
 	}
 }
@@ -63,7 +63,12 @@ func runConsume(c *cli.Context, e *env) error {
 		return err
 	}
 	if c.String("group") != "" {
-		return errors.New("consumer groups need strand-coordinator, which this build does not have yet; consume without --group reads the partitions directly")
+		return runGroupConsume(c, e, g, topic)
+	}
+	for _, f := range []string{"instance-id", "session-timeout", "commit-interval", "coordinator"} {
+		if c.IsSet(f) {
+			return usagef("--%s goes with --group", f)
+		}
 	}
 	if c.Int("max-messages") < 0 || c.Duration("timeout") < 0 {
 		return usagef("--max-messages and --timeout must not be negative")
@@ -129,30 +134,6 @@ func runConsume(c *cli.Context, e *env) error {
 	idle := c.Duration("timeout")
 	count := 0
 	last := time.Now()
-	print := func(r *record.Record) error {
-		if g.json {
-			cr := consumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli(),
-				Key: optString(r.Key), Value: optString(r.Value)}
-			if len(r.Headers) > 0 {
-				cr.Headers = map[string]string{}
-				for _, h := range r.Headers {
-					cr.Headers[h.Key] = string(h.Value)
-				}
-			}
-			b, err := json.Marshal(cr)
-			if err != nil {
-				return err
-			}
-			out.Write(b)
-			return out.WriteByte('\n')
-		}
-		if printKey {
-			out.Write(r.Key)
-			out.WriteString(sep)
-		}
-		out.Write(r.Value)
-		return out.WriteByte('\n')
-	}
 	defer func() { fmt.Fprintf(e.stderr, "consumed %d records\n", count) }()
 	for limit == 0 || count < limit {
 		ctx := c.Context
@@ -180,7 +161,7 @@ func runConsume(c *cli.Context, e *env) error {
 			if limit > 0 && count >= limit {
 				break
 			}
-			if err := print(r); err != nil {
+			if err := printRecord(out, r, g.json, printKey, sep); err != nil {
 				return fmt.Errorf("writing to stdout: %w", err)
 			}
 			count++
@@ -190,4 +171,31 @@ func runConsume(c *cli.Context, e *env) error {
 		}
 	}
 	return nil
+}
+
+// printRecord writes one record as a line: its value, or key, separator and
+// value, or (asJSON) a JSON object.
+func printRecord(out *bufio.Writer, r *record.Record, asJSON, printKey bool, sep string) error {
+	if asJSON {
+		cr := consumedRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli(),
+			Key: optString(r.Key), Value: optString(r.Value)}
+		if len(r.Headers) > 0 {
+			cr.Headers = map[string]string{}
+			for _, h := range r.Headers {
+				cr.Headers[h.Key] = string(h.Value)
+			}
+		}
+		b, err := json.Marshal(cr)
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+		return out.WriteByte('\n')
+	}
+	if printKey {
+		out.Write(r.Key)
+		out.WriteString(sep)
+	}
+	out.Write(r.Value)
+	return out.WriteByte('\n')
 }
