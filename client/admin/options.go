@@ -14,6 +14,7 @@ type Option func(*config)
 type config struct {
 	conn         conn.Settings
 	retryTimeout time.Duration
+	coordinators []string
 }
 
 func defaults() config {
@@ -52,4 +53,12 @@ func RetryTimeout(d time.Duration) Option { return func(c *config) { c.retryTime
 // Default 100 ms up to 1 s.
 func RetryBackoff(base, max time.Duration) Option {
 	return func(c *config) { c.conn.RetryBackoff.Base, c.conn.RetryBackoff.Max = base, max }
+}
+
+// Coordinators sets the strand-coordinator API addresses (host:port) asked
+// to find a group's coordinator, in place of the live coordinators the
+// cluster metadata names. Needed for a standalone coordinator, which no
+// metadata lists. Default: the metadata's.
+func Coordinators(addrs ...string) Option {
+	return func(c *config) { c.coordinators = append([]string(nil), addrs...) }
 }
