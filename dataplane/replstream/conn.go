@@ -141,10 +141,15 @@ func (c *Conn) Next() (*Frame, error) {
 	return f, nil
 }
 
-// Buffered is the number of received bytes not yet returned by Next: 0
-// means the next Next waits for the network, the moment to send acks.
-// Called by the goroutine that calls Next.
-func (c *Conn) Buffered() int { return c.fr.r.Buffered() }
+// Buffered is the number of received bytes not yet returned by Next when
+// they hold the whole next frame, and 0 when the next Next waits for the
+// network (nothing is buffered, or only the start of a frame): the moment to
+// send acks. (A leader streaming a backlog keeps the socket full, so reads
+// almost never end on a frame boundary; counting a partial frame as
+// buffered would hold every ack back until the follower had drained the
+// whole backlog, and the leader's high watermark with them.) Called by the
+// goroutine that calls Next.
+func (c *Conn) Buffered() int { return c.fr.whole() }
 
 // SendFetch (re)starts a partition.
 func (c *Conn) SendFetch(f Fetch) error {

@@ -328,6 +328,23 @@ type frameReader struct {
 	hdr [frameHeaderLen]byte
 }
 
+// whole returns the bytes buffered when they hold the whole next frame,
+// and 0 otherwise. It never reads from the network.
+func (fr *frameReader) whole() int {
+	n := fr.r.Buffered()
+	if n < frameHeaderLen {
+		return 0
+	}
+	hdr, err := fr.r.Peek(frameHeaderLen)
+	if err != nil {
+		return 0
+	}
+	if n < 4+int(binary.BigEndian.Uint32(hdr[:4])) {
+		return 0
+	}
+	return n
+}
+
 // next reads one frame: its type and body (aliasing the reader's buffer
 // until the next call).
 func (fr *frameReader) next() (wire.ReplicaFrameType, []byte, error) {
