@@ -81,7 +81,7 @@ func (e *exitError) Error() string { return e.msg }
 func newApp(e *env) *cli.App {
 	app := &cli.App{
 		Name:                      "strand",
-		Usage:                     "operate a Strand cluster: topics, produce, consume, status, load tests",
+		Usage:                     "operate a Strand cluster: topics, produce, consume, consumer groups, status, load tests",
 		Writer:                    e.stdout,
 		ErrWriter:                 e.stderr,
 		Reader:                    e.stdin,
@@ -117,6 +117,7 @@ func newApp(e *env) *cli.App {
 			topicCommand(e),
 			produceCommand(e),
 			consumeCommand(e),
+			groupCommand(e),
 			clusterCommand(e),
 			metaCommand(e),
 			benchCommand(e),

@@ -1,5 +1,6 @@
-// Command strand is Strand's operator CLI: topics, produce, consume, cluster
-// status, strand-meta membership and the load tester. Run `strand --help`.
+// Command strand is Strand's operator CLI: topics, produce, consume,
+// consumer groups, cluster status, strand-meta membership and the load
+// tester. Run `strand --help`.
 package main
 
 import (
