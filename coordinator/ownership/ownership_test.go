@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"strand.dev/client/wire"
-	"strand.dev/coordinator/internal/fakemeta"
+	"strand.dev/controlplane/controller/metafake"
 )
 
 // recorder is a Listener that tracks what a coordinator serves.
@@ -52,7 +52,7 @@ func (c *clock) Add(d time.Duration) {
 
 type cluster struct {
 	t     *testing.T
-	meta  *fakemeta.Meta
+	meta  *metafake.Meta
 	clk   *clock
 	live  map[string]bool
 	mgrs  map[string]*Manager
@@ -62,7 +62,7 @@ type cluster struct {
 }
 
 func newCluster(t *testing.T, n int32) *cluster {
-	return &cluster{t: t, meta: fakemeta.New("test"), clk: &clock{now: time.Unix(1000, 0)}, live: map[string]bool{},
+	return &cluster{t: t, meta: metafake.New("test"), clk: &clock{now: time.Unix(1000, 0)}, live: map[string]bool{},
 		mgrs: map[string]*Manager{}, recs: map[string]*recorder{}, n: n, lease: 2 * time.Second}
 }
 

@@ -1,9 +1,16 @@
 // Package metafake is strand-meta in one process, for tests of the programs
-// that talk to it: the real state machine (metastate), a watch, the raft
+// that talk to it (the controller, the data node's cluster agent, the
+// coordinator): the real state machine (metastate), so every command has
+// strand-meta's validation and compare-and-set rules; a watch; the raft
 // leader's lease rule (a takeover is refused until no renewal was applied for
-// the lease duration on this process's clock) and, through Handler, the HTTP
-// API of wire.PathMetaImage, wire.PathMetaWatch and wire.PathMetaPropose. It
-// has no raft, no disk and no replication: it is a fake, not a substitute.
+// the lease duration on this process's clock); an outage switch (SetDown);
+// and, through Handler, the HTTP API of wire.PathMetaImage,
+// wire.PathMetaWatch and wire.PathMetaPropose. It has no raft, no disk and
+// no replication: it is a fake, not a substitute.
+//
+// A test builds the state it needs with the commands a real cluster would
+// apply (register a node, acquire the controller lease, create a topic with
+// the lease's epoch), through Propose or over HTTP.
 //
 //	m := metafake.New("cluster-1")
 //	srv := httptest.NewServer(m.Handler())
@@ -31,6 +38,19 @@ type Meta struct {
 	changed     chan struct{}
 	lastRenewal time.Time
 	applied     []Applied
+	down        bool
+}
+
+// errDown is the error of every call while the fake is down.
+var errDown = wire.Errorf(wire.CodeNoLeader, "fake strand-meta is down")
+
+// SetDown makes every call (Image, Watch, Propose and the HTTP API) fail
+// with NO_LEADER while down is true, as if strand-meta were unreachable or
+// had lost its raft leader; SetDown(false) brings it back with its state.
+func (f *Meta) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
 }
 
 // Applied is one accepted controller command.
@@ -45,14 +65,18 @@ func New(clusterID string) *Meta {
 	return &Meta{m: metastate.New(clusterID), changed: make(chan struct{})}
 }
 
-// Image returns the current image.
+// Image returns the current image (shared: do not modify it).
 func (f *Meta) Image(ctx context.Context, stale bool) (*wire.Image, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
 	return f.m.Image(), nil
 }
 
-// Current returns the current image.
+// Current returns the current image (shared: do not modify it), also while
+// the fake is down.
 func (f *Meta) Current() *wire.Image {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -70,8 +94,11 @@ func (f *Meta) watch(ctx context.Context, after uint64, wait time.Duration) (*wi
 	defer timer.Stop()
 	for {
 		f.mu.Lock()
-		img, ch := f.m.Image(), f.changed
+		img, ch, down := f.m.Image(), f.changed, f.down
 		f.mu.Unlock()
+		if down {
+			return nil, errDown
+		}
 		if img.Version > after {
 			return img, nil
 		}
@@ -92,6 +119,9 @@ func (f *Meta) Propose(ctx context.Context, cmd *wire.Command) (*wire.ProposeRes
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.down {
+		return nil, errDown
+	}
 	img := f.m.Image()
 	if cmd.Type == wire.CmdAcquireLease && cmd.AcquireLease != nil && metastate.IsLeaseTakeover(img.Controller, cmd.AcquireLease) &&
 		time.Since(f.lastRenewal) < time.Duration(img.Controller.LeaseMs)*time.Millisecond {
@@ -144,8 +174,8 @@ func ControllerEpoch(cmd *wire.Command) int64 {
 func (f *Meta) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(wire.PathMetaImage, func(w http.ResponseWriter, r *http.Request) {
-		img, _ := f.Image(r.Context(), true)
-		answer(w, img, nil)
+		img, err := f.Image(r.Context(), true)
+		answer(w, img, err)
 	})
 	mux.HandleFunc(wire.PathMetaWatch, func(w http.ResponseWriter, r *http.Request) {
 		after, _ := strconv.ParseUint(r.URL.Query().Get("version"), 10, 64)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,7 @@ import (
 	"time"
 
 	"strand.dev/client/wire"
-	"strand.dev/coordinator/internal/fakemeta"
+	"strand.dev/controlplane/controller/metafake"
 )
 
 // Binaries built once for the package's tests.
@@ -230,11 +231,11 @@ func TestStandaloneSIGTERM(t *testing.T) {
 	}
 }
 
-// cluster is a fake strand-meta (fakemeta), a real standalone strand-data and real
+// cluster is a fake strand-meta (metafake), a real standalone strand-data and real
 // coordinators in cluster mode with gossip.
 type cluster struct {
 	t      testing.TB
-	meta   *fakemeta.Meta
+	meta   *metafake.Meta
 	metaAt string
 	data   string
 	n      int32
@@ -245,29 +246,44 @@ type cluster struct {
 
 func newCluster(t testing.TB, offsetsPartitions int32, topics map[string]int32) *cluster {
 	t.Helper()
-	c := &cluster{t: t, meta: fakemeta.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
+	c := &cluster{t: t, meta: metafake.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
 	srv := httptest.NewServer(c.meta.Handler())
 	t.Cleanup(srv.Close)
 	c.metaAt = strings.TrimPrefix(srv.URL, "http://")
 	c.data = startData(t)
 	topics[wire.OffsetsTopic] = offsetsPartitions
-	c.meta.Update(func(img *wire.Image) {
-		img.Controller = wire.ControllerLease{Holder: "test", Addr: c.data, Epoch: 1, LeaseMs: 600000}
-		img.Nodes[1] = &wire.NodeRecord{ID: 1, Addr: c.data, GossipAddr: "127.0.0.1:1", Incarnation: 1}
-		for name, n := range topics {
-			tr := &wire.TopicRecord{Name: name, ID: name, Configs: map[string]string{}}
-			for p := range n {
-				tr.Partitions = append(tr.Partitions, &wire.PartitionRecord{Partition: p, Replicas: []int32{1}, Leader: 1, ISR: []int32{1}})
-			}
-			img.Topics[name] = tr
+	// The image a controller would have written: its lease, data node 1,
+	// every topic led by node 1.
+	lease := c.propose(&wire.Command{Type: wire.CmdAcquireLease,
+		AcquireLease: &wire.AcquireLeaseCmd{Holder: "test", Addr: c.data, LeaseMs: 600000}})
+	c.propose(&wire.Command{Type: wire.CmdRegisterNode,
+		RegisterNode: &wire.RegisterNodeCmd{Node: wire.NodeRecord{ID: 1, Addr: c.data, GossipAddr: "127.0.0.1:1", Incarnation: 1}}})
+	c.propose(&wire.Command{Type: wire.CmdSetNodeFenced, // a node registers fenced
+		SetNodeFenced: &wire.SetNodeFencedCmd{ControllerEpoch: lease.Epoch, NodeID: 1, Fenced: false}})
+	for name, n := range topics {
+		tr := wire.TopicRecord{Name: name, Configs: map[string]string{}}
+		for p := range n {
+			tr.Partitions = append(tr.Partitions, &wire.PartitionRecord{Partition: p, Replicas: []int32{1}})
 		}
-	})
+		c.propose(&wire.Command{Type: wire.CmdCreateTopic,
+			CreateTopic: &wire.CreateTopicCmd{ControllerEpoch: lease.Epoch, Topic: tr}})
+	}
 	for name, n := range topics {
 		if err := call(c.data, wire.PathAdminTopics, wire.CreateTopicRequest{Topic: name, Partitions: n}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return c
+}
+
+// propose applies a command to the fake strand-meta or fails the test.
+func (c *cluster) propose(cmd *wire.Command) *wire.ProposeResponse {
+	c.t.Helper()
+	resp, err := c.meta.Propose(context.Background(), cmd)
+	if err != nil {
+		c.t.Fatalf("%s: %v", cmd.Type, err)
+	}
+	return resp
 }
 
 func (c *cluster) startCoordinator(id string) {
