@@ -34,11 +34,12 @@ type Config struct {
 	DataAddrs []string
 
 	// GossipBind enables gossip (cluster mode): the host:port to bind;
-	// GossipAdvertise, GossipJoin, GossipKeys and GossipTiming as in
-	// membership.Config.
+	// GossipAdvertise, GossipJoin, GossipRetryJoin, GossipKeys and
+	// GossipTiming as in membership.Config.
 	GossipBind      string
 	GossipAdvertise string
 	GossipJoin      []string
+	GossipRetryJoin time.Duration
 	GossipKeys      [][]byte
 	GossipTiming    membership.Timing
 

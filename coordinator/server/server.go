@@ -133,7 +133,7 @@ func (s *Server) Run(ctx context.Context) error {
 		pool, err := membership.New(membership.Config{
 			Role: membership.RoleCoordinator, ID: s.cfg.ID, APIAddr: s.addr,
 			BindAddr: s.cfg.GossipBind, AdvertiseAddr: s.cfg.GossipAdvertise, Join: s.cfg.GossipJoin,
-			Keys: s.cfg.GossipKeys, Timing: s.cfg.GossipTiming, Logger: s.cfg.Logger, Registerer: s.reg,
+			RetryJoin: s.cfg.GossipRetryJoin, Keys: s.cfg.GossipKeys, Timing: s.cfg.GossipTiming, Logger: s.cfg.Logger, Registerer: s.reg,
 		})
 		if err != nil {
 			s.ln.Close()

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,8 +16,7 @@ import (
 func env(name string) []string { return []string{"STRAND_" + name} }
 
 func flags() []cli.Flag {
-	lan := membership.DefaultTiming()
-	return []cli.Flag{
+	fs := []cli.Flag{
 		&cli.StringFlag{Name: "id", EnvVars: env("CONTROLLER_ID"), Required: true,
 			Usage: "this controller's id (lease holder name and gossip id), e.g. controller-1"},
 		&cli.StringFlag{Name: "listen", EnvVars: env("LISTEN"), Value: "127.0.0.1:7201",
@@ -26,30 +25,6 @@ func flags() []cli.Flag {
 			Usage: "admin API address others use, written into the lease (default: the listen address)"},
 		&cli.StringSliceFlag{Name: "meta", EnvVars: env("META"), Required: true,
 			Usage: "strand-meta API addresses, host:port, comma separated"},
-		&cli.StringFlag{Name: "gossip-bind", EnvVars: env("GOSSIP_BIND"), Value: "127.0.0.1:7301",
-			Usage: "host:port gossip listens on (TCP and UDP)"},
-		&cli.StringFlag{Name: "gossip-advertise", EnvVars: env("GOSSIP_ADVERTISE"),
-			Usage: "ip:port others reach this member's gossip at (default: the bind address)"},
-		&cli.StringSliceFlag{Name: "join", EnvVars: env("JOIN"),
-			Usage: "gossip addresses of existing members, comma separated (may include this one's own)"},
-		&cli.DurationFlag{Name: "gossip-retry-join", EnvVars: env("GOSSIP_RETRY_JOIN"), Value: 2 * time.Second,
-			Usage: "while no other member is alive, retry joining this often (0: a failed join at start is fatal)"},
-		&cli.StringFlag{Name: "gossip-key", EnvVars: env("GOSSIP_KEY"),
-			Usage: "base64 gossip encryption key (16, 24 or 32 bytes); the same in every process"},
-		&cli.StringFlag{Name: "gossip-keyring-file", EnvVars: env("GOSSIP_KEYRING_FILE"),
-			Usage: "JSON array of base64 keys, primary first (for key rotation); overrides --gossip-key"},
-		&cli.StringFlag{Name: "gossip-profile", EnvVars: env("GOSSIP_PROFILE"), Value: "lan",
-			Usage: "failure-detection timings: " + strings.Join(membership.Profiles(), ", ") + " (see the membership package doc)"},
-		&cli.DurationFlag{Name: "gossip-probe-interval", EnvVars: env("GOSSIP_PROBE_INTERVAL"),
-			Usage: fmt.Sprintf("override the profile's probe interval (lan: %v)", lan.ProbeInterval)},
-		&cli.DurationFlag{Name: "gossip-probe-timeout", EnvVars: env("GOSSIP_PROBE_TIMEOUT"),
-			Usage: fmt.Sprintf("override the profile's probe timeout (lan: %v)", lan.ProbeTimeout)},
-		&cli.IntFlag{Name: "gossip-suspicion-mult", EnvVars: env("GOSSIP_SUSPICION_MULT"),
-			Usage: fmt.Sprintf("override the profile's suspicion multiplier (lan: %d)", lan.SuspicionMult)},
-		&cli.DurationFlag{Name: "gossip-interval", EnvVars: env("GOSSIP_INTERVAL"),
-			Usage: fmt.Sprintf("override the profile's gossip interval (lan: %v)", lan.GossipInterval)},
-		&cli.IntFlag{Name: "gossip-nodes", EnvVars: env("GOSSIP_NODES"),
-			Usage: fmt.Sprintf("override the profile's gossip fan-out (lan: %d)", lan.GossipNodes)},
 		&cli.DurationFlag{Name: "lease", EnvVars: env("LEASE"), Value: 3 * time.Second,
 			Usage: "controller lease: renewed every lease/3; a standby takes over this long after the last renewal"},
 		&cli.DurationFlag{Name: "reconcile-interval", EnvVars: env("RECONCILE_INTERVAL"), Value: 2 * time.Second,
@@ -65,6 +40,7 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", EnvVars: env("LOG_LEVEL"), Value: "info",
 			Usage: "debug, info, warn or error"},
 	}
+	return append(fs, membership.Flags(membership.FlagOptions{DefaultBind: "127.0.0.1:7301", Category: "gossip"})...)
 }
 
 // configFrom builds the controller's config and the strand-meta addresses.
@@ -74,37 +50,12 @@ func configFrom(c *cli.Context) (controller.Config, []string, error) {
 		return controller.Config{}, nil, fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	timing, err := membership.TimingProfile(c.String("gossip-profile"))
+	gossip, err := membership.ConfigFromFlags(c)
 	if err != nil {
-		return controller.Config{}, nil, fmt.Errorf("--gossip-profile: %w", err)
+		return controller.Config{}, nil, err
 	}
-	if c.IsSet("gossip-probe-interval") {
-		timing.ProbeInterval = c.Duration("gossip-probe-interval")
-	}
-	if c.IsSet("gossip-probe-timeout") {
-		timing.ProbeTimeout = c.Duration("gossip-probe-timeout")
-	}
-	if c.IsSet("gossip-suspicion-mult") {
-		timing.SuspicionMult = c.Int("gossip-suspicion-mult")
-	}
-	if c.IsSet("gossip-interval") {
-		timing.GossipInterval = c.Duration("gossip-interval")
-	}
-	if c.IsSet("gossip-nodes") {
-		timing.GossipNodes = c.Int("gossip-nodes")
-	}
-	var keys [][]byte
-	switch {
-	case c.String("gossip-keyring-file") != "":
-		if keys, err = membership.LoadKeyringFile(c.String("gossip-keyring-file")); err != nil {
-			return controller.Config{}, nil, err
-		}
-	case c.String("gossip-key") != "":
-		key, err := membership.ParseKey(c.String("gossip-key"))
-		if err != nil {
-			return controller.Config{}, nil, fmt.Errorf("--gossip-key: %w", err)
-		}
-		keys = [][]byte{key}
+	if err := checkAdvertise(c.String("listen"), c.String("advertise")); err != nil {
+		return controller.Config{}, nil, err
 	}
 	cfg := controller.Config{
 		ID:                       c.String("id"),
@@ -116,28 +67,31 @@ func configFrom(c *cli.Context) (controller.Config, []string, error) {
 		AutoLeaderRebalance:      c.Bool("auto-leader-rebalance"),
 		UncleanLeaderElection:    c.Bool("unclean-leader-election"),
 		DefaultReplicationFactor: c.Int("default-replication-factor"),
-		Membership: membership.Config{
-			BindAddr:      c.String("gossip-bind"),
-			AdvertiseAddr: c.String("gossip-advertise"),
-			Join:          splitAll(c.StringSlice("join")),
-			RetryJoin:     c.Duration("gossip-retry-join"),
-			Keys:          keys,
-			Timing:        timing,
-		},
-		Logger: logger,
+		Membership:               gossip,
+		Logger:                   logger,
 	}
-	return cfg, splitAll(c.StringSlice("meta")), nil
+	return cfg, membership.SplitList(c.StringSlice("meta")), nil
 }
 
-// splitAll flattens comma-separated values and drops empty ones.
-func splitAll(vals []string) []string {
-	var out []string
-	for _, v := range vals {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
+// checkAdvertise refuses a listen address on every interface without an
+// advertised one: the controller writes its address into the lease, and
+// 0.0.0.0 is no address another process can use.
+func checkAdvertise(listen, advertise string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--listen (STRAND_LISTEN) %q is not host:port: %w", listen, err)
+	}
+	if advertise == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
+		return fmt.Errorf("--listen (STRAND_LISTEN) %q binds every interface: set --advertise (STRAND_ADVERTISE) to the host:port others reach this controller at", listen)
+	}
+	if advertise != "" {
+		ahost, aport, err := net.SplitHostPort(advertise)
+		if err != nil {
+			return fmt.Errorf("--advertise (STRAND_ADVERTISE) %q is not host:port: %w", advertise, err)
+		}
+		if ahost == "" || net.ParseIP(ahost).IsUnspecified() || aport == "0" {
+			return fmt.Errorf("--advertise (STRAND_ADVERTISE) %q is no address others can reach", advertise)
 		}
 	}
-	return out
+	return nil
 }

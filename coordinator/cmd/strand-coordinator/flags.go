@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -18,18 +20,13 @@ import (
 func flags() []cli.Flag {
 	d := server.DefaultConfig()
 	g := group.Config{}.WithDefaults()
-	return []cli.Flag{
+	fs := []cli.Flag{
 		&cli.StringFlag{Name: "id", EnvVars: []string{"STRAND_ID"}, Usage: "this coordinator's id (letters, digits, '.', '_', '-'); required"},
 		&cli.StringFlag{Name: "listen", EnvVars: []string{"STRAND_LISTEN"}, Value: d.Listen, Usage: "host:port of the HTTP API (port 0 picks one)"},
 		&cli.StringFlag{Name: "advertise-addr", EnvVars: []string{"STRAND_ADVERTISE_ADDR"}, Usage: "host:port clients are told to use (default: the bound listen address)"},
 		&cli.StringFlag{Name: "meta", EnvVars: []string{"STRAND_META"}, Usage: "strand-meta API addresses, comma-separated (cluster mode)"},
 		&cli.BoolFlag{Name: "standalone", EnvVars: []string{"STRAND_STANDALONE"}, Usage: "run without strand-meta and gossip, owning every offsets partition, against --data (development)"},
 		&cli.StringFlag{Name: "data", EnvVars: []string{"STRAND_DATA"}, Usage: "data node API addresses, comma-separated (standalone mode)"},
-		&cli.StringFlag{Name: "gossip-bind", EnvVars: []string{"STRAND_GOSSIP_BIND"}, Usage: "host:port to gossip on (required in cluster mode: ownership of offsets partitions follows the live coordinators)"},
-		&cli.StringFlag{Name: "gossip-advertise", EnvVars: []string{"STRAND_GOSSIP_ADVERTISE"}, Usage: "host:port others gossip to, when it differs from --gossip-bind"},
-		&cli.StringFlag{Name: "join", EnvVars: []string{"STRAND_JOIN"}, Usage: "gossip addresses of existing members, comma-separated"},
-		&cli.StringFlag{Name: "gossip-keyring", EnvVars: []string{"STRAND_GOSSIP_KEYRING"}, Usage: "file of gossip encryption keys (base64, one per line, primary first)"},
-		&cli.StringFlag{Name: "gossip-profile", EnvVars: []string{"STRAND_GOSSIP_PROFILE"}, Value: "lan", Usage: "failure-detection timings: " + strings.Join(membership.Profiles(), ", ")},
 		&cli.IntFlag{Name: "offsets-partitions", EnvVars: []string{"STRAND_OFFSETS_PARTITIONS"}, Value: int(d.OffsetsPartitions), Usage: "offsets.topic.num.partitions: partitions of __consumer_offsets when this coordinator creates it"},
 		&cli.IntFlag{Name: "offsets-replication-factor", EnvVars: []string{"STRAND_OFFSETS_REPLICATION_FACTOR"}, Value: int(d.OffsetsReplicationFactor), Usage: "offsets.topic.replication.factor (lowered to the live data nodes at creation)"},
 		&cli.Int64Flag{Name: "offsets-segment-bytes", EnvVars: []string{"STRAND_OFFSETS_SEGMENT_BYTES"}, Value: d.OffsetsSegmentBytes, Usage: "segment.bytes of __consumer_offsets"},
@@ -51,6 +48,10 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
 	}
+	// Gossip (cluster mode): ownership of offsets partitions follows the
+	// live coordinators, so --gossip-bind has no default and cluster mode
+	// requires it.
+	return append(fs, membership.Flags(membership.FlagOptions{Category: "gossip"})...)
 }
 
 // list splits a comma-separated flag.
@@ -70,15 +71,12 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	if err != nil {
 		return server.Config{}, err
 	}
-	timing, err := membership.TimingProfile(c.String("gossip-profile"))
-	if err != nil {
+	if err := checkFlags(c); err != nil {
 		return server.Config{}, err
 	}
-	var keys [][]byte
-	if f := c.String("gossip-keyring"); f != "" {
-		if keys, err = membership.LoadKeyringFile(f); err != nil {
-			return server.Config{}, err
-		}
+	gossip, err := membership.ConfigFromFlags(c)
+	if err != nil {
+		return server.Config{}, err
 	}
 	cfg := server.Config{
 		ID:                       c.String("id"),
@@ -87,11 +85,12 @@ func configFrom(c *cli.Context) (server.Config, error) {
 		MetaAddrs:                list(c.String("meta")),
 		Standalone:               c.Bool("standalone"),
 		DataAddrs:                list(c.String("data")),
-		GossipBind:               c.String("gossip-bind"),
-		GossipAdvertise:          c.String("gossip-advertise"),
-		GossipJoin:               list(c.String("join")),
-		GossipKeys:               keys,
-		GossipTiming:             timing,
+		GossipBind:               gossip.BindAddr,
+		GossipAdvertise:          gossip.AdvertiseAddr,
+		GossipJoin:               gossip.Join,
+		GossipRetryJoin:          gossip.RetryJoin,
+		GossipKeys:               gossip.Keys,
+		GossipTiming:             gossip.Timing,
 		OffsetsPartitions:        int32(c.Int("offsets-partitions")),
 		OffsetsReplicationFactor: int16(c.Int("offsets-replication-factor")),
 		OffsetsSegmentBytes:      c.Int64("offsets-segment-bytes"),
@@ -118,6 +117,51 @@ func configFrom(c *cli.Context) (server.Config, error) {
 		return cfg, fmt.Errorf("--offsets-retention-minutes must be positive")
 	}
 	return cfg, nil
+}
+
+// checkFlags refuses a missing or contradictory setting before anything
+// starts, naming the flag and its STRAND_ twin: the id, the mode (--meta for
+// a cluster or --standalone with --data, not both), and, in a cluster, an
+// advertised address when the listen address binds every interface (the
+// coordinator's address goes to strand-meta and to clients, and 0.0.0.0 is
+// no address another process can use).
+func checkFlags(c *cli.Context) error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if strings.TrimSpace(c.String("id")) == "" {
+		bad("--id is empty (STRAND_ID): every coordinator needs an id of its own")
+	}
+	meta, data, standalone := list(c.String("meta")), list(c.String("data")), c.Bool("standalone")
+	switch {
+	case standalone && len(meta) > 0:
+		bad("--standalone (STRAND_STANDALONE) and --meta (STRAND_META) exclude each other: a standalone coordinator owns every offsets partition against --data, a cluster one follows strand-meta")
+	case standalone && len(data) == 0:
+		bad("--standalone (STRAND_STANDALONE) needs --data (STRAND_DATA): the data node addresses")
+	case !standalone && len(meta) == 0:
+		bad("--meta (STRAND_META) is empty: name the strand-meta addresses to run in a cluster, or run --standalone with --data")
+	case !standalone && len(data) > 0:
+		bad("--data (STRAND_DATA) is for --standalone; in a cluster the data nodes come from strand-meta")
+	case !standalone && strings.TrimSpace(c.String(membership.FlagBind)) == "":
+		bad("--gossip-bind (STRAND_GOSSIP_BIND) is empty: a coordinator in a cluster gossips to see the other coordinators")
+	}
+	listen, advertise := c.String("listen"), strings.TrimSpace(c.String("advertise-addr"))
+	host, _, err := net.SplitHostPort(listen)
+	switch {
+	case err != nil:
+		bad("--listen (STRAND_LISTEN) %q is not host:port: %w", listen, err)
+	case advertise == "" && !standalone && (host == "" || net.ParseIP(host).IsUnspecified()):
+		bad("--listen (STRAND_LISTEN) %q binds every interface: set --advertise-addr (STRAND_ADVERTISE_ADDR) to the host:port others reach this coordinator at", listen)
+	}
+	if advertise != "" {
+		ahost, aport, err := net.SplitHostPort(advertise)
+		switch {
+		case err != nil:
+			bad("--advertise-addr (STRAND_ADVERTISE_ADDR) %q is not host:port: %w", advertise, err)
+		case ahost == "" || net.ParseIP(ahost).IsUnspecified() || aport == "0":
+			bad("--advertise-addr (STRAND_ADVERTISE_ADDR) %q is no address others can reach", advertise)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // newLogger builds the process logger.
