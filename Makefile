@@ -29,15 +29,14 @@ build: ## build every binary into bin/
 		(cd $$mod && $(GO) build -trimpath -o $(BIN)/$$name ./cmd/$$name) || exit 1; \
 	done
 
-# e2e/deploy checks the deployment files against the binaries' flags; it
-# waits for strand-data's cluster mode, so it runs in `make test-deploy`.
-TEST_PKGS   = $(shell $(GO) list $(PKGS) | grep -v '^strand.dev/e2e/deploy$$')
+# e2e/deploy checks the deployment files against the binaries' flags (and
+# that each binary refuses a bad configuration at once) within `make test`;
+# the same checks on the built images run in `make test-deploy`.
+test: build ## run every test (unit, integration, process-level, deployment files), with the race detector
+	$(GO) test $(TESTFLAGS) $(PKGS)
 
-test: build ## run every test (unit, integration, process-level), with the race detector
-	$(GO) test $(TESTFLAGS) $(TEST_PKGS)
-
-test-deploy: ## check the deployment files against the binaries
-	$(GO) test -count=1 strand.dev/e2e/deploy
+test-deploy: images ## check the deployment files against the binaries and the built images (needs Docker)
+	STRAND_DEPLOY_IMAGES=1 $(GO) test -count=1 strand.dev/e2e/deploy
 
 test-short: ## the fast tests only
 	$(GO) test -short -count=1 $(PKGS)
