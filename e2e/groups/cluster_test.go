@@ -296,10 +296,17 @@ func (c *cluster) newProducer() *producer.Producer {
 	return p
 }
 
-// produceSeq writes records "<prefix>-<i>" for i in [from, to), spread over
-// the partitions round robin by key.
+// produceSeq writes records "<prefix>-<i>" for i in [from, to), keyed by
+// their value (so spread over the partitions).
 func (c *cluster) produceSeq(p *producer.Producer, topic, prefix string, from, to int) {
 	c.t.Helper()
+	if err := sendSeq(p, topic, prefix, from, to); err != nil {
+		c.t.Fatalf("produce: %v", err)
+	}
+}
+
+// sendSeq is produceSeq returning the error (for other goroutines).
+func sendSeq(p *producer.Producer, topic, prefix string, from, to int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var recs []*record.Record
@@ -308,11 +315,12 @@ func (c *cluster) produceSeq(p *producer.Producer, topic, prefix string, from, t
 		recs = append(recs, &record.Record{Topic: topic, Key: []byte(v), Value: []byte(v)})
 		if len(recs) == 500 || i == to-1 {
 			if err := p.SendSync(ctx, recs...); err != nil {
-				c.t.Fatalf("produce: %v", err)
+				return err
 			}
 			recs = recs[:0]
 		}
 	}
+	return nil
 }
 
 // newMember returns a group consumer of the cluster with test timings.
@@ -329,4 +337,11 @@ func (c *cluster) newMember(group string, opts ...consumer.Option) *consumer.Gro
 	}
 	c.t.Cleanup(func() { g.Close() })
 	return g
+}
+
+// ctx returns a context of 30 s for one request of the test.
+func (c *cluster) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c.t.Cleanup(cancel)
+	return ctx
 }
