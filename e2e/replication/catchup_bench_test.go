@@ -165,10 +165,10 @@ func TestMeasureFollowerCatchUp(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			results = append(results, res)
-			t.Logf("%s round %d: %d records (%.1f MB) produced at %.0f MB/s; node %d lacked %.1f MB; healthy after %v, caught up after %v, back in the ISR after %v (%.0f MB/s)",
+			t.Logf("%s round %d: %d records (%.1f MB) produced at %.0f MB/s; node %d lacked %.1f MB; healthy after %v, caught up after %v, back in the ISR after %v (%.0f MB/s); load average %s",
 				mode, r, leaderLEO, float64(size)/1e6, rep.MBPerSec, f.id, float64(res.bytes)/1e6,
 				res.healthy.Round(time.Millisecond), res.caughtU.Round(time.Millisecond), res.inISR.Round(time.Millisecond),
-				float64(res.bytes)/1e6/res.inISR.Seconds())
+				float64(res.bytes)/1e6/res.inISR.Seconds(), loadAvg())
 			c.deleteTopic(topic)
 			syscall.Sync()
 		}
