@@ -52,7 +52,16 @@ func (g *GroupConsumer) run() {
 					return
 				}
 			}
-			err = g.heartbeat(ctx)
+			var news bool
+			var wait, took time.Duration
+			news, wait, took, err = g.heartbeat(ctx)
+			if err == nil && !news && took < wait/2 {
+				// The coordinator answered a long poll early without news
+				// (it does not hold heartbeats): pace them by the interval.
+				if !g.waitKick(ctx, max(interval, 10*time.Millisecond)-took) {
+					return
+				}
+			}
 		}
 		if err == nil {
 			failures = 0
@@ -114,10 +123,10 @@ func (g *GroupConsumer) join(ctx context.Context) error {
 }
 
 // heartbeat sends one heartbeat (a long poll when nothing is pending) and
-// applies the answer.
-func (g *GroupConsumer) heartbeat(ctx context.Context) error {
+// applies the answer. It reports whether the answer changed anything, the
+// long-poll wait asked for and how long the answer took.
+func (g *GroupConsumer) heartbeat(ctx context.Context) (news bool, wait, took time.Duration, err error) {
 	g.mu.Lock()
-	wait := time.Duration(0)
 	if len(g.toRevoke) == 0 && !g.lost {
 		wait = g.cfg.heartbeatWait
 		if wait == 0 {
@@ -138,11 +147,11 @@ func (g *GroupConsumer) heartbeat(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	var a wire.MemberAssignment
+	start := time.Now()
 	if err := g.send(ctx, wire.PathGroupHeartbeat, req, &a, wait); err != nil {
-		return err
+		return false, wait, time.Since(start), err
 	}
-	g.apply(a)
-	return nil
+	return g.apply(a), wait, time.Since(start), nil
 }
 
 // send is one request to the coordinator (no retry: the loop retries).
@@ -161,12 +170,15 @@ func (g *GroupConsumer) send(ctx context.Context, path string, in, out any, wait
 }
 
 // apply takes an answer's assignment: new grants, revocations, generation.
-func (g *GroupConsumer) apply(a wire.MemberAssignment) {
-	assigned, revoke := fromWire(a.Assigned), fromWire(a.Revoke)
+// It reports whether the partitions changed.
+func (g *GroupConsumer) apply(a wire.MemberAssignment) bool {
+	// Partitions in a.Revoke that are not granted need nothing: they are
+	// simply not reported as owned again.
+	assigned := fromWire(a.Assigned)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closing {
-		return
+		return false
 	}
 	if a.MemberID != "" {
 		g.memberID = a.MemberID
@@ -200,10 +212,10 @@ func (g *GroupConsumer) apply(a wire.MemberAssignment) {
 			changed = true
 		}
 	}
-	_ = revoke // partitions in Revoke that are not granted are simply not reported again
 	if changed {
 		signal(g.wake)
 	}
+	return changed
 }
 
 // handleError reacts to a failed join or heartbeat. It reports whether the

@@ -71,6 +71,8 @@ type cluster struct {
 func startCluster(t *testing.T, dataNodes int) *cluster {
 	t.Helper()
 	c := &cluster{t: t, http: &http.Client{Timeout: 30 * time.Second}}
+	started := time.Now()
+	defer func() { t.Logf("cluster up in %v", time.Since(started).Round(time.Millisecond)) }()
 	metaAddr := harness.FreeAddr(t)
 	c.metaAddrs = []string{metaAddr}
 	harness.Start(t, "strand-meta-1", binary(t, "strand-meta"),
@@ -84,6 +86,7 @@ func startCluster(t *testing.T, dataNodes int) *cluster {
 		_, err := c.meta.Propose(ctx, &wire.Command{Type: wire.CmdNoop})
 		return err
 	})
+	t.Logf("strand-meta commits after %v", time.Since(started).Round(time.Millisecond))
 	n := 1 + dataNodes + 2
 	var gossip []string
 	for range n {
@@ -110,10 +113,13 @@ func startCluster(t *testing.T, dataNodes int) *cluster {
 	}
 	for i, p := range procs {
 		harness.WaitHealthy(t, p, c.data[i], 60*time.Second)
+		t.Logf("%s healthy after %v", p.Name, time.Since(started).Round(time.Millisecond))
 	}
 	for _, co := range c.coords {
 		harness.WaitHealthy(t, co.Proc, co.addr, 60*time.Second)
+		t.Logf("%s healthy after %v", co.Name, time.Since(started).Round(time.Millisecond))
 	}
+	t.Logf("all healthy after %v", time.Since(started).Round(time.Millisecond))
 	var err error
 	c.adm, err = admin.New(admin.Bootstrap(c.bootstrap()...), admin.RetryTimeout(30*time.Second))
 	if err != nil {

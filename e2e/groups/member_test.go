@@ -211,8 +211,15 @@ func waitStable(t *testing.T, c *cluster, group, topic string, parts int32, memb
 			return fmt.Errorf("generation %d: %d of %d partitions owned", d.Generation, len(a), parts)
 		}
 		// Each member consumes exactly what the coordinator says it owns.
+		ids := map[string]bool{}
+		for _, m := range d.Members {
+			ids[m.MemberID] = true
+		}
 		for _, m := range members {
 			id := m.gc.MemberID()
+			if !ids[id] {
+				return fmt.Errorf("member %s (id %q) is not among the group's members yet", m.name, id)
+			}
 			var want []int32
 			for p, o := range a {
 				if o == id {
