@@ -165,7 +165,9 @@ func (c *cluster) startCoordinator(id, gossip, join string) *coordinator {
 }
 
 // bootstrap is the bootstrap list clients use.
-func (c *cluster) bootstrap() []string { return append(append([]string(nil), c.metaAddrs...), c.data...) }
+func (c *cluster) bootstrap() []string {
+	return append(append([]string(nil), c.metaAddrs...), c.data...)
+}
 
 func (c *cluster) image() (*wire.Image, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
