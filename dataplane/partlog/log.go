@@ -78,6 +78,9 @@ type Log struct {
 	appendedBytes uint64
 	flushes       uint64
 	rolls         uint64
+
+	cleanMu sync.Mutex   // serialises Clean calls (held across a cleaning)
+	clean   cleanerState // the cleaner's bookkeeping; see cleanerState
 }
 
 // Dir is the log's directory.

@@ -43,6 +43,9 @@ type ManagerOptions struct {
 	CheckpointInterval time.Duration
 	// OpenConcurrency: logs recovered in parallel by OpenManager (default 4).
 	OpenConcurrency int
+	// Cleaner configures the log cleaner Run starts for logs whose
+	// cleanup.policy includes compact (Threads 0: none).
+	Cleaner CleanerOptions
 }
 
 // PartitionLog is one log of a Manager.
@@ -70,10 +73,11 @@ type Manager struct {
 
 	ckMu sync.Mutex // serialises checkpoint writes
 
-	mu     sync.RWMutex
-	logs   map[topicPartition]*Log
-	closed bool
-	stats  ManagerStats
+	mu      sync.RWMutex
+	logs    map[topicPartition]*Log
+	closed  bool
+	stats   ManagerStats
+	cleaner *cleaner // set by Run when the cleaner runs
 }
 
 // ManagerStats are a Manager's counters.
@@ -322,9 +326,12 @@ func (m *Manager) Stats() ManagerStats {
 }
 
 // Run does the periodic work until ctx is done: flushes by flush.ms,
-// retention, and the recovery-point checkpoint. It is meant to run on one
-// goroutine owned by the caller.
+// retention, and the recovery-point checkpoint, and runs the log cleaner's
+// threads (ManagerOptions.Cleaner), which it stops and waits for before it
+// returns (Close stops them too). It is meant to run on one goroutine owned
+// by the caller.
 func (m *Manager) Run(ctx context.Context) {
+	defer m.runCleaner(ctx)()
 	flushT := time.NewTicker(m.opts.FlushCheckInterval)
 	defer flushT.Stop()
 	retT := time.NewTicker(m.opts.RetentionCheckInterval)
@@ -434,6 +441,7 @@ func (m *Manager) Close() error {
 		logs[tp] = l
 	}
 	m.mu.Unlock()
+	m.stopCleaner()
 
 	m.ckMu.Lock()
 	defer m.ckMu.Unlock()

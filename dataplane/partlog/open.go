@@ -65,6 +65,13 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 // log is shared, so it takes no locks.
 func (l *Log) recover(opts Options) error {
 	start := time.Now()
+	swapped, err := finishSwaps(l.dir, l.log)
+	if err != nil {
+		return storageErr(err, "finish the cleaner's swaps")
+	}
+	if swapped {
+		l.dirGen++
+	}
 	ents, err := os.ReadDir(l.dir)
 	if err != nil {
 		return storageErr(err, "list log directory")

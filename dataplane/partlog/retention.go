@@ -48,7 +48,8 @@ func (l *Log) ApplyRetention(now time.Time) (int, error) {
 	for i, s := range l.segs {
 		last := i == len(l.segs)-1
 		bySize := cfg.RetentionBytes >= 0 && !last && excess-s.size >= 0
-		if !bySize && !expired(s) {
+		emptied := s.size == 0 && !last && cfg.RetentionMs >= 0 // a segment the cleaner emptied holds nothing to keep
+		if !bySize && !emptied && !expired(s) {
 			break
 		}
 		excess -= s.size
@@ -227,6 +228,7 @@ func (l *Log) cutAt(i int, cut, newEnd int64) error {
 	l.end = newEnd
 	l.recoveryPoint = min(l.recoveryPoint, newEnd)
 	l.unflushed = 0
+	l.cleanerTruncated(newEnd)
 	if err := syncDir(l.dir); err != nil {
 		return storageErr(err, "sync log directory %s", l.dir)
 	}
@@ -265,6 +267,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.segs = []*segment{ns}
 	l.start, l.end, l.recoveryPoint = offset, offset, offset
 	l.unflushed = 0
+	l.cleanerTruncated(offset)
 	l.epochs.entries = nil
 	if err := createFile(ns.logPath); err != nil {
 		return storageErr(err, "create segment %s", ns.logPath)
