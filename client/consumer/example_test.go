@@ -51,3 +51,44 @@ func ExampleConsumer_Seek() {
 	}
 	fmt.Println(len(recs))
 }
+
+// commitOnRevoke commits what was processed of the partitions a rebalance
+// takes away.
+type commitOnRevoke struct{ g *consumer.GroupConsumer }
+
+func (l commitOnRevoke) OnPartitionsRevoked(ctx context.Context, revoked []consumer.TopicPartition) {
+	if err := l.g.CommitSync(ctx); err != nil {
+		log.Printf("commit before the revocation of %v: %v", revoked, err)
+	}
+}
+
+func (l commitOnRevoke) OnPartitionsAssigned(_ context.Context, assigned []consumer.TopicPartition) {
+	log.Printf("now consuming %v", assigned)
+}
+
+// Members of a group share a topic's partitions; each commits after
+// processing, and on revocation, so a successor resumes where it stopped.
+func ExampleGroupConsumer() {
+	g, err := consumer.NewGroup("billing", consumer.Bootstrap("127.0.0.1:7001"),
+		consumer.AutoCommit(false), consumer.AutoOffsetReset(consumer.ResetEarliest))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close()
+	if err := g.Subscribe([]string{"orders"}, commitOnRevoke{g}); err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	for {
+		recs, err := g.Poll(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, r := range recs {
+			fmt.Printf("%s-%d@%d %s\n", r.Topic, r.Partition, r.Offset, r.Value)
+		}
+		if err := g.CommitSync(ctx); err != nil {
+			log.Printf("commit: %v", err)
+		}
+	}
+}
