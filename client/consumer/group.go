@@ -21,7 +21,8 @@ import (
 // RebalanceListener hears of partitions a group consumer loses and gains.
 // Its methods run on the goroutine that calls Poll (or Close), between two
 // Polls, so they never race with the application's processing of records;
-// they may call the consumer's methods (CommitSync above all).
+// they may call the consumer's methods (CommitSync above all), except Poll
+// and Close.
 type RebalanceListener interface {
 	// OnPartitionsRevoked is called before partitions are taken away (by a
 	// rebalance, or by Close): the consumer still owns them and commits for
