@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir, os.Getenv(crashModeEnv)))
 	}
+	if dir := os.Getenv(cleanerChildEnv); dir != "" {
+		os.Exit(cleanerChild(dir))
+	}
 	os.Exit(m.Run())
 }
 
