@@ -57,9 +57,10 @@ type cluster struct {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	data := binary(t, "strand-data") // built before the deadline starts
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary(t, "strand-data"), "--help").CombinedOutput()
+	out, err := exec.CommandContext(ctx, data, "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("strand-data --help: %v\n%s", err, out)
 	}
@@ -143,9 +144,10 @@ func (c *cluster) eventually(timeout time.Duration, what string, fn func() error
 // exit code and output.
 func (c *cluster) strand(stdin string, args ...string) (int, string, string) {
 	c.t.Helper()
+	bin := binary(c.t, "strand") // built before the deadline starts
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(c.t, "strand"), append([]string{"-b", c.meta, "--request-timeout", "60s"}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-b", c.meta, "--request-timeout", "60s"}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
