@@ -273,6 +273,10 @@ func (a *Admin) coordinators(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
+	if len(md.Coordinators) == 0 && md.Version == 0 && len(md.MetaAddrs) == 0 {
+		// A standalone data node: no metadata will ever name a coordinator.
+		return nil, nonRetriable{wire.Errorf(wire.CodeCoordinatorNotAvailable, "the cluster is a standalone data node, whose metadata names no coordinator: give the coordinator's address")}
+	}
 	if len(md.Coordinators) == 0 {
 		return nil, wire.Errorf(wire.CodeCoordinatorNotAvailable, "the cluster metadata names no live coordinator")
 	}

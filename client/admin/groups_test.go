@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -270,9 +271,23 @@ func TestListGroupsAsksAnyCoordinator(t *testing.T) {
 }
 
 func TestNoCoordinatorInTheMetadata(t *testing.T) {
+	// A cluster with a control plane (metadata version > 0): coordinators
+	// may be starting, so the admin waits for one.
 	fc := fakecluster.New(1, t.Cleanup)
+	fc.CreateTopic("t", 1, nil)
 	a := newAdmin(t, fc, RetryTimeout(300*time.Millisecond))
-	if _, err := a.ListGroups(context.Background()); !errors.Is(err, ErrNoCoordinator) {
+	if _, err := a.ListGroups(context.Background()); !errors.Is(err, ErrNoCoordinator) || !strings.Contains(err.Error(), "gave up") {
 		t.Fatalf("list without coordinators: %v", err)
+	}
+	// A standalone data node (version 0, no strand-meta): no coordinator
+	// will ever appear in its metadata; it says so at once.
+	fc = fakecluster.New(1, t.Cleanup)
+	a = newAdmin(t, fc, RetryTimeout(30*time.Second))
+	start := time.Now()
+	if _, err := a.DescribeGroup(context.Background(), "g"); !errors.Is(err, ErrNoCoordinator) || !strings.Contains(err.Error(), "standalone") {
+		t.Fatalf("describe on a standalone data node: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the standalone case took %v", d)
 	}
 }
