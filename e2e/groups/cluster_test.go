@@ -86,7 +86,6 @@ func startCluster(t *testing.T, dataNodes int) *cluster {
 		_, err := c.meta.Propose(ctx, &wire.Command{Type: wire.CmdNoop})
 		return err
 	})
-	t.Logf("strand-meta commits after %v", time.Since(started).Round(time.Millisecond))
 	n := 1 + dataNodes + 2
 	var gossip []string
 	for range n {
@@ -113,13 +112,10 @@ func startCluster(t *testing.T, dataNodes int) *cluster {
 	}
 	for i, p := range procs {
 		harness.WaitHealthy(t, p, c.data[i], 60*time.Second)
-		t.Logf("%s healthy after %v", p.Name, time.Since(started).Round(time.Millisecond))
 	}
 	for _, co := range c.coords {
 		harness.WaitHealthy(t, co.Proc, co.addr, 60*time.Second)
-		t.Logf("%s healthy after %v", co.Name, time.Since(started).Round(time.Millisecond))
 	}
-	t.Logf("all healthy after %v", time.Since(started).Round(time.Millisecond))
 	var err error
 	c.adm, err = admin.New(admin.Bootstrap(c.bootstrap()...), admin.RetryTimeout(30*time.Second))
 	if err != nil {
