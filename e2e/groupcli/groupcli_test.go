@@ -501,3 +501,43 @@ func TestGroupCommands(t *testing.T) {
 		t.Fatalf("list after delete:\n%s", out)
 	}
 }
+
+// TestStandaloneCoordinator: with a standalone data node and a standalone
+// coordinator (no strand-meta), the group commands need --coordinator, and
+// say so without it.
+func TestStandaloneCoordinator(t *testing.T) {
+	dataBin, coordBin := binary(t, "strand-data"), binary(t, "strand-coordinator")
+	d := harness.StartStandalone(t, dataBin, 1)
+	coord := harness.FreeAddr(t)
+	p := harness.Start(t, "strand-coordinator", coordBin, "--id", "solo", "--listen", coord, "--standalone",
+		"--data", d.Addr, "--offsets-partitions", "2", "--log-level", "warn")
+	harness.WaitHealthy(t, p, coord, 60*time.Second)
+	c := &cluster{t: t, meta: d.Addr, coords: []string{coord}, hc: &http.Client{Timeout: 30 * time.Second}}
+	c.mustStrand("", "topic", "create", "events", "--partitions", "2")
+	c.produce("events", 1, 3)
+
+	code, _, errs := c.strand("", "group", "list")
+	if code != 1 || !strings.Contains(errs, "standalone") || !strings.Contains(errs, "--coordinator") {
+		t.Fatalf("group list without --coordinator: exit %d, %s", code, errs)
+	}
+	c.eventually(60*time.Second, "the standalone coordinator serves", func() error {
+		code, _, errs := c.strand("", "group", "reset-offsets", "replay", "--topic", "events", "--to-earliest", "--coordinator", coord)
+		if code != 0 {
+			return errors.New(errs)
+		}
+		return nil
+	})
+	out := c.mustStrand("", "group", "describe", "replay", "-o", "json", "--coordinator", coord)
+	var gd wire.GroupDescription
+	if err := json.Unmarshal([]byte(out), &gd); err != nil {
+		t.Fatal(err)
+	}
+	if got := lags(gd); gd.State != wire.GroupStateEmpty || got != "0:0/0/0 1:0/3/3" {
+		t.Fatalf("describe: %s %s", gd.State, got)
+	}
+	out = c.mustStrand("", "group", "list", "--coordinator", coord)
+	if !strings.Contains(out, "replay") {
+		t.Fatalf("list:\n%s", out)
+	}
+	c.mustStrand("", "group", "delete", "replay", "--coordinator", coord)
+}
