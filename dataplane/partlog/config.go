@@ -1,11 +1,12 @@
 package partlog
 
 import (
-	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
+	"strand.dev/client/topicconfig"
 	"strand.dev/client/wire"
 )
 
@@ -65,44 +66,32 @@ const (
 
 // Values of message.timestamp.type and cleanup.policy.
 const (
-	CreateTime    = "CreateTime"
-	LogAppendTime = "LogAppendTime"
-	PolicyDelete  = "delete"
-	PolicyCompact = "compact"
+	CreateTime    = topicconfig.CreateTime
+	LogAppendTime = topicconfig.LogAppendTime
+	PolicyDelete  = topicconfig.PolicyDelete
+	PolicyCompact = topicconfig.PolicyCompact
 	// PolicyCompactDelete is the normalised form of "compact,delete".
-	PolicyCompactDelete = "compact,delete"
+	PolicyCompactDelete = topicconfig.PolicyCompactDelete
 )
 
 // MaxSegmentBytes is the largest segment.bytes: positions in the offset
 // index are 32-bit, and Kafka's limit is the same.
-const MaxSegmentBytes = math.MaxInt32
+const MaxSegmentBytes = topicconfig.MaxSegmentBytes
 
-// DefaultConfig returns Kafka's defaults: 1 GiB segments rolled after 7
-// days, an index entry every 4 KiB, 7 days of retention without a size
-// bound, 1 MiB + 12 byte batches, CreateTime, no forced flush, delete.
-func DefaultConfig() Config {
-	return Config{
-		SegmentBytes:           1 << 30,
-		SegmentMs:              7 * 24 * 3600 * 1000,
-		IndexIntervalBytes:     4096,
-		RetentionMs:            7 * 24 * 3600 * 1000,
-		RetentionBytes:         -1,
-		MaxMessageBytes:        1048588,
-		TimestampType:          CreateTime,
-		FlushMessages:          math.MaxInt64,
-		FlushMs:                math.MaxInt64,
-		CleanupPolicy:          PolicyDelete,
-		MinInsyncReplicas:      1,
-		UncleanLeaderElection:  false,
-		MinCleanableDirtyRatio: 0.5,
-		MinCompactionLagMs:     0,
-		MaxCompactionLagMs:     math.MaxInt64,
-		DeleteRetentionMs:      24 * 3600 * 1000,
-		SegmentJitterMs:        0,
-		FileDeleteDelayMs:      60000,
-		Preallocate:            false,
+// defaultConfig is the table's defaults, parsed once.
+var defaultConfig = sync.OnceValue(func() Config {
+	c, err := ParseConfig(Config{}, topicconfig.Defaults())
+	if err != nil {
+		panic("partlog: the topic config table's defaults do not parse: " + err.Error())
 	}
-}
+	return c
+})
+
+// DefaultConfig returns Kafka's defaults, as the topic config table
+// (topicconfig) has them: 1 GiB segments rolled after 7 days, an index
+// entry every 4 KiB, 7 days of retention without a size bound, 1 MiB + 12
+// byte batches, CreateTime, no forced flush, delete.
+func DefaultConfig() Config { return defaultConfig() }
 
 // Compacted reports whether cleanup.policy includes compact.
 func (c Config) Compacted() bool { return strings.Contains(c.CleanupPolicy, PolicyCompact) }
@@ -114,9 +103,11 @@ func (c Config) Deletes() bool { return strings.Contains(c.CleanupPolicy, Policy
 func (c Config) LogAppendTime() bool { return c.TimestampType == LogAppendTime }
 
 // ParseConfig returns base with the settings of kv applied. Keys are
-// Kafka's names (see Map); an unknown key or a bad value is a *wire.Error
-// INVALID_CONFIG naming the key. compression.type is accepted only as
-// "producer": the log keeps batches as the producer compressed them.
+// Kafka's names, checked by the topic config table (topicconfig), the one
+// strand-meta checks them with: an unknown or unsupported key or a bad value
+// is a *wire.Error INVALID_CONFIG naming the key, and base is returned.
+// compression.type is accepted only as "producer": the log keeps batches as
+// the producer compressed them.
 func ParseConfig(base Config, kv map[string]string) (Config, error) {
 	c := base
 	keys := make([]string, 0, len(kv))
@@ -125,76 +116,65 @@ func ParseConfig(base Config, kv map[string]string) (Config, error) {
 	}
 	sort.Strings(keys) // deterministic error for several bad keys
 	for _, k := range keys {
-		if err := c.set(k, strings.TrimSpace(kv[k])); err != nil {
+		v, err := topicconfig.Parse(k, kv[k])
+		if err != nil {
+			return base, err
+		}
+		if err := c.set(k, v); err != nil {
 			return base, err
 		}
 	}
 	return c, nil
 }
 
-// set applies one key.
-func (c *Config) set(k, v string) error {
-	var err error
+// set applies one parsed key.
+func (c *Config) set(k string, v topicconfig.Value) error {
 	switch k {
 	case KeySegmentBytes:
-		c.SegmentBytes, err = parseInt(k, v, 14, MaxSegmentBytes)
+		c.SegmentBytes = v.Int
 	case KeySegmentMs:
-		c.SegmentMs, err = parseInt(k, v, 1, math.MaxInt64)
+		c.SegmentMs = v.Int
 	case KeyIndexIntervalBytes:
-		var n int64
-		n, err = parseInt(k, v, 0, math.MaxInt32)
-		c.IndexIntervalBytes = int32(n)
+		c.IndexIntervalBytes = int32(v.Int)
 	case KeyRetentionMs:
-		c.RetentionMs, err = parseInt(k, v, -1, math.MaxInt64)
+		c.RetentionMs = v.Int
 	case KeyRetentionBytes:
-		c.RetentionBytes, err = parseInt(k, v, -1, math.MaxInt64)
+		c.RetentionBytes = v.Int
 	case KeyMaxMessageBytes:
-		var n int64
-		n, err = parseInt(k, v, 0, math.MaxInt32)
-		c.MaxMessageBytes = int32(n)
+		c.MaxMessageBytes = int32(v.Int)
 	case KeyTimestampType:
-		if v != CreateTime && v != LogAppendTime {
-			return invalid(k, v, "must be CreateTime or LogAppendTime")
-		}
-		c.TimestampType = v
+		c.TimestampType = v.Str
 	case KeyFlushMessages:
-		c.FlushMessages, err = parseInt(k, v, 1, math.MaxInt64)
+		c.FlushMessages = v.Int
 	case KeyFlushMs:
-		c.FlushMs, err = parseInt(k, v, 0, math.MaxInt64)
+		c.FlushMs = v.Int
 	case KeyCleanupPolicy:
-		c.CleanupPolicy, err = parsePolicy(k, v)
+		c.CleanupPolicy = v.Str
 	case KeyMinInsyncReplicas:
-		var n int64
-		n, err = parseInt(k, v, 1, math.MaxInt32)
-		c.MinInsyncReplicas = int(n)
+		c.MinInsyncReplicas = int(v.Int)
 	case KeyUncleanLeaderElection:
-		c.UncleanLeaderElection, err = parseBool(k, v)
+		c.UncleanLeaderElection = v.Bool
 	case KeyMinCleanableDirtyRatio:
-		f, perr := strconv.ParseFloat(v, 64)
-		if perr != nil || f < 0 || f > 1 || math.IsNaN(f) {
-			return invalid(k, v, "must be a number from 0 to 1")
-		}
-		c.MinCleanableDirtyRatio = f
+		c.MinCleanableDirtyRatio = v.Float
 	case KeyMinCompactionLagMs:
-		c.MinCompactionLagMs, err = parseInt(k, v, 0, math.MaxInt64)
+		c.MinCompactionLagMs = v.Int
 	case KeyMaxCompactionLagMs:
-		c.MaxCompactionLagMs, err = parseInt(k, v, 1, math.MaxInt64)
+		c.MaxCompactionLagMs = v.Int
 	case KeyDeleteRetentionMs:
-		c.DeleteRetentionMs, err = parseInt(k, v, 0, math.MaxInt64)
+		c.DeleteRetentionMs = v.Int
 	case KeySegmentJitterMs:
-		c.SegmentJitterMs, err = parseInt(k, v, 0, math.MaxInt64)
+		c.SegmentJitterMs = v.Int
 	case KeyFileDeleteDelayMs:
-		c.FileDeleteDelayMs, err = parseInt(k, v, 0, math.MaxInt64)
+		c.FileDeleteDelayMs = v.Int
 	case KeyPreallocate:
-		c.Preallocate, err = parseBool(k, v)
+		c.Preallocate = v.Bool
 	case KeyCompressionType:
-		if v != "producer" {
-			return invalid(k, v, "only \"producer\" is supported: batches keep the producer's compression")
-		}
+		// "producer", the only value the table accepts: nothing to keep.
 	default:
-		return wire.Errorf(wire.CodeInvalidConfig, "unknown topic config %q", k)
+		// The table accepts a key the log does not know: the two disagree.
+		return wire.Errorf(wire.CodeInvalidConfig, "topic config %q is not applied by the partition log", k)
 	}
-	return err
+	return nil
 }
 
 // Map renders the config under Kafka's names, every key set; ParseConfig of
@@ -229,47 +209,4 @@ func (c Config) Map() map[string]string {
 func (c Config) Validate() error {
 	_, err := ParseConfig(DefaultConfig(), c.Map())
 	return err
-}
-
-func parseInt(k, v string, lo, hi int64) (int64, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, invalid(k, v, "must be an integer from "+strconv.FormatInt(lo, 10)+" to "+strconv.FormatInt(hi, 10))
-	}
-	return n, nil
-}
-
-func parseBool(k, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, invalid(k, v, "must be true or false")
-}
-
-func parsePolicy(k, v string) (string, error) {
-	var del, compact bool
-	for _, p := range strings.Split(v, ",") {
-		switch strings.TrimSpace(p) {
-		case PolicyDelete:
-			del = true
-		case PolicyCompact:
-			compact = true
-		default:
-			return "", invalid(k, v, "must be delete, compact or compact,delete")
-		}
-	}
-	switch {
-	case del && compact:
-		return PolicyCompactDelete, nil
-	case compact:
-		return PolicyCompact, nil
-	}
-	return PolicyDelete, nil
-}
-
-func invalid(k, v, why string) error {
-	return wire.Errorf(wire.CodeInvalidConfig, "%s=%q: %s", k, v, why)
 }

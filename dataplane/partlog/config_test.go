@@ -6,8 +6,27 @@ import (
 	"strings"
 	"testing"
 
+	"strand.dev/client/topicconfig"
 	"strand.dev/client/wire"
 )
+
+// TestConfigCoversTheTable: the log applies every config the shared table
+// accepts, and Map renders exactly those.
+func TestConfigCoversTheTable(t *testing.T) {
+	m := DefaultConfig().Map()
+	for _, s := range topicconfig.Specs() {
+		_, inMap := m[s.Name]
+		if inMap != s.Supported() {
+			t.Errorf("%s: in Map %v, supported by the table %v", s.Name, inMap, s.Supported())
+		}
+		if s.Supported() && m[s.Name] != s.Default {
+			t.Errorf("%s: default %q, the table says %q", s.Name, m[s.Name], s.Default)
+		}
+	}
+	if len(m) != len(topicconfig.Defaults()) {
+		t.Errorf("Map has %d keys, the table supports %d", len(m), len(topicconfig.Defaults()))
+	}
+}
 
 func TestDefaultConfigIsKafkas(t *testing.T) {
 	c := DefaultConfig()
