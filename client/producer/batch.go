@@ -40,7 +40,20 @@ type batch struct {
 	alone bool
 	// encoded is the batch's bytes, made on first send and reused by retries.
 	encoded []byte
+	// order is the batch's place in its partition, given when it is sealed:
+	// retries are sent and callbacks run in this order.
+	order int64
+	// id and seq are an idempotent batch's producer identity and base
+	// sequence, given when it is first taken into a request (seq -1 before);
+	// resequence says they must be given again (the leader has neither this
+	// batch nor any later one, see idempotence.go).
+	id         identity
+	seq        int32
+	resequence bool
 }
+
+// newBatch returns an empty batch.
+func newBatch() *batch { return &batch{id: noIdentity, seq: -1} }
 
 func (b *batch) add(pr *pending) {
 	if len(b.records) == 0 {
@@ -52,11 +65,14 @@ func (b *batch) add(pr *pending) {
 
 func (b *batch) bytes() int { return b.size + batchOverhead }
 
-// split halves a batch of two or more records; both halves go alone.
+// split halves a batch of two or more records; both halves go alone, at
+// the batch's place, and an idempotent batch's halves need sequence numbers.
 func (b *batch) split() (*batch, *batch) {
 	mid := len(b.records) / 2
-	first := &batch{created: b.created, attempts: b.attempts, lastErr: b.lastErr, alone: true}
-	second := &batch{created: b.created, attempts: b.attempts, lastErr: b.lastErr, alone: true}
+	first := &batch{created: b.created, attempts: b.attempts, lastErr: b.lastErr, alone: true,
+		order: b.order, id: b.id, seq: -1, resequence: b.seq >= 0}
+	second := &batch{created: b.created, attempts: b.attempts, lastErr: b.lastErr, alone: true,
+		order: b.order, id: b.id, seq: -1, resequence: b.seq >= 0}
 	for _, pr := range b.records[:mid] {
 		first.records = append(first.records, pr)
 		first.size += pr.size

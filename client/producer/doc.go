@@ -11,18 +11,23 @@
 // stick to a partition per batch; WithPartitioner plugs in another policy.
 //
 // Failures worth retrying (a moved leader, a node down, not enough replicas)
-// are retried after a metadata refresh, with backoff, until DeliveryTimeout;
-// with the default of one request in flight per partition, records of a
-// partition stay in order across retries. A record over the leader's
-// max.message.bytes fails with ErrRecordTooLarge (batches of several records
-// are split first). BufferMemory bounds what is buffered: Send waits (up to
-// MaxBlock) when it is full. Callbacks never report a record delivered that
-// the leader did not acknowledge; a record whose fate is unknown (a request
-// that timed out) is reported failed.
+// are retried after a metadata refresh, with backoff, until DeliveryTimeout.
+// A record over the leader's max.message.bytes fails with ErrRecordTooLarge
+// (batches of several records are split first). BufferMemory bounds what is
+// buffered: Send waits (up to MaxBlock) when it is full. Callbacks never
+// report a record delivered that the leader did not acknowledge; a record
+// whose fate is unknown (a request that timed out) is reported failed.
+// Callbacks of a partition run in the order its records were sent.
 //
-// Idempotent produce (Idempotence) is not available yet: it needs producer
-// ids from the data plane. Until then a retry after a lost answer may write
-// a batch twice (at-least-once delivery).
+// The producer is idempotent by default (Idempotence), as Kafka's is since
+// 3.0: it takes a producer id from the cluster and numbers each partition's
+// batches, a retry carries the same numbers, and the leader answers a batch
+// it already has with its offsets instead of writing it again. So every
+// acknowledged record is in its partition exactly once, in the order sent,
+// with up to five requests in flight per partition. With acks 0 or 1, or
+// with Idempotence(false), delivery is at least once: a retry after a lost
+// answer may write a batch twice, and order across retries holds only with
+// one request in flight (the default then).
 //
 //	p, err := producer.New(producer.Bootstrap("127.0.0.1:9001"), producer.Linger(10*time.Millisecond))
 //	if err != nil { ... }

@@ -10,11 +10,16 @@ import (
 var builders = sync.Pool{New: func() any { return recordbatch.NewBuilder(recordbatch.EncodeOptions{}) }}
 
 // encodeBatch writes a batch's records as one RecordBatch v2, compressed
-// with c. The records' timestamps are CreateTime in Unix milliseconds.
+// with c, with its producer id, epoch and base sequence when it has them.
+// The records' timestamps are CreateTime in Unix milliseconds.
 func encodeBatch(b *batch, c Compression) ([]byte, error) {
 	bld := builders.Get().(*recordbatch.Builder)
 	defer builders.Put(bld)
-	bld.Reset(recordbatch.EncodeOptions{Compression: recordbatch.Compression(c)})
+	opts := recordbatch.EncodeOptions{Compression: recordbatch.Compression(c)}
+	if b.seq >= 0 {
+		opts.Idempotent, opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = true, b.id.id, b.id.epoch, b.seq
+	}
+	bld.Reset(opts)
 	var hdrs []recordbatch.Header
 	for _, pr := range b.records {
 		r := pr.rec

@@ -25,7 +25,10 @@ var (
 	// ErrInvalidPartition: with partitioner.Manual, the record names a
 	// partition the topic does not have.
 	ErrInvalidPartition = errors.New("invalid partition")
-	// ErrIdempotenceUnsupported: Idempotence(true) was asked for; the data
-	// plane does not hand out producer ids yet.
-	ErrIdempotenceUnsupported = errors.New("idempotent produce is not supported by the data plane yet")
+	// ErrIdempotenceUnsupported is returned by no function any more:
+	// idempotent produce is supported. It remains so that code written
+	// against earlier versions still compiles.
+	//
+	// Deprecated: New accepts Idempotence(true).
+	ErrIdempotenceUnsupported = errors.New("idempotent produce is not supported")
 )

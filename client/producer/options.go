@@ -69,7 +69,16 @@ type config struct {
 	maxInFlight     int
 	partitioner     partitioner.Partitioner
 	idempotent      bool
+	// idempotentSet and maxInFlightSet: the option was given (else the
+	// default follows from the other settings, as in Kafka).
+	idempotentSet  bool
+	maxInFlightSet bool
 }
+
+// MaxInFlightIdempotent is the most requests per partition an idempotent
+// producer may have in flight: the partition leaders remember the last five
+// batches of each producer, so a retry is always one they recognise.
+const MaxInFlightIdempotent = 5
 
 func defaults() config {
 	return config{
@@ -131,10 +140,34 @@ func (c *config) validate() error {
 	if c.partitioner == nil {
 		return fmt.Errorf("no partitioner")
 	}
-	if c.idempotent {
-		return ErrIdempotenceUnsupported
+	if c.idempotentSet && c.idempotent {
+		switch {
+		case c.acks != AcksAll:
+			return fmt.Errorf("idempotence needs acks=all, not acks=%v", c.acks)
+		case c.retries < 1:
+			return fmt.Errorf("idempotence needs retries (retries is %d)", c.retries)
+		case c.maxInFlightSet && c.maxInFlight > MaxInFlightIdempotent:
+			return fmt.Errorf("idempotence allows at most %d requests in flight per partition, not %d", MaxInFlightIdempotent, c.maxInFlight)
+		}
 	}
 	return nil
+}
+
+// resolve fills in the defaults that depend on other settings: idempotence
+// is on unless switched off or in conflict with acks, retries or max in
+// flight (Kafka 3.2 and later behave so when enable.idempotence is not
+// set); requests in flight per partition default to MaxInFlightIdempotent
+// with idempotence and to 1 without.
+func (c *config) resolve() {
+	if !c.idempotentSet {
+		c.idempotent = c.acks == AcksAll && c.retries > 0 && (!c.maxInFlightSet || c.maxInFlight <= MaxInFlightIdempotent)
+	}
+	if !c.maxInFlightSet {
+		c.maxInFlight = 1
+		if c.idempotent {
+			c.maxInFlight = MaxInFlightIdempotent
+		}
+	}
 }
 
 // Bootstrap sets the nodes asked first for the cluster's metadata: host:port
@@ -212,21 +245,32 @@ func RetryBackoff(base, max time.Duration) Option {
 	return func(c *config) { c.conn.RetryBackoff.Base, c.conn.RetryBackoff.Max = base, max }
 }
 
-// MaxInFlight bounds the produce requests in flight per partition. Default 1,
-// which keeps records in order across retries. With more, a request that
-// fails and is retried may land after a later one that succeeded, so order
-// holds only while there are no retries (as in Kafka without idempotence);
-// after a failure the partition drops back to one request in flight until a
-// request succeeds again.
-func MaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
+// MaxInFlight bounds the produce requests in flight per partition
+// (max.in.flight.requests.per.connection). Default MaxInFlightIdempotent (5)
+// for an idempotent producer, which keeps records in order across retries
+// at any setting up to 5; 1 without idempotence. Without idempotence and
+// with more than one, a request that fails and is retried may land after a
+// later one that succeeded, so order holds only while there are no retries
+// (as in Kafka); after a failure the partition drops back to one request in
+// flight until a request succeeds again.
+func MaxInFlight(n int) Option {
+	return func(c *config) { c.maxInFlight, c.maxInFlightSet = n, true }
+}
 
 // WithPartitioner sets how records are spread over partitions. Default
 // partitioner.Default(): Kafka's murmur2 for keys, sticky batches otherwise.
 func WithPartitioner(p partitioner.Partitioner) Option { return func(c *config) { c.partitioner = p } }
 
-// Idempotence asks for idempotent produce (producer id and sequence numbers,
-// so that retries never write a batch twice). The data plane does not
-// support producer ids yet, so New fails with ErrIdempotenceUnsupported when
-// it is true; it will become the default once the data plane supports it.
-// Default false.
-func Idempotence(on bool) Option { return func(c *config) { c.idempotent = on } }
+// Idempotence switches idempotent produce on or off (enable.idempotence).
+// An idempotent producer takes a producer id from the cluster and numbers
+// each partition's batches; a retry carries the same numbers, so the
+// partition leader answers a batch it already has with its offsets instead
+// of writing it twice, and refuses a batch that would leave a gap. Records
+// are then written exactly once, in the order sent, whatever the retries.
+//
+// Default: on, as in Kafka 3.x, unless RequiredAcks is not AcksAll, Retries
+// is 0 or MaxInFlight is above MaxInFlightIdempotent, in which case it is
+// off. Asking for it explicitly together with one of those is an error.
+func Idempotence(on bool) Option {
+	return func(c *config) { c.idempotent, c.idempotentSet = on, true }
+}

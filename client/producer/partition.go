@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ type partition struct {
 	mu     sync.Mutex
 	open   *batch   // the batch being filled, nil if none
 	sealed []*batch // full batches waiting to be sent, oldest first
+	orders int64    // the order of the last batch sealed
 }
 
 func newPartition(p *Producer, key topicPartition, tp partitioner.TopicPartitioner) *partition {
@@ -50,7 +52,7 @@ func (pt *partition) append(pr *pending) {
 		pt.sealLocked()
 	}
 	if pt.open == nil {
-		pt.open = &batch{}
+		pt.open = newBatch()
 	}
 	pt.open.add(pr)
 	if pt.open.size >= limit {
@@ -65,6 +67,8 @@ func (pt *partition) sealLocked() {
 	if pt.open == nil || len(pt.open.records) == 0 {
 		return
 	}
+	pt.orders++
+	pt.open.order = pt.orders
 	pt.sealed = append(pt.sealed, pt.open)
 	pt.open = nil
 	pt.tp.OnNewBatch(int(pt.key.partition))
@@ -76,6 +80,10 @@ type request struct {
 	resp    *wire.ProduceResponse
 	err     error
 	done    bool
+	// behind: sent while earlier requests of the partition were in flight,
+	// so it may have reached the leader before them (each request has a
+	// connection of its own).
+	behind bool
 }
 
 // sender is the state run keeps between iterations.
@@ -87,13 +95,37 @@ type sender struct {
 	failures   int       // consecutive failed requests, for the backoff
 	retryAt    time.Time // no request before this
 	timer      *time.Timer
+	held       []outcomeOf // settled batches whose callbacks wait, by order
+
+	// Idempotence (see idempotence.go).
+	id        identity // the identity of the partition's sequence numbers
+	nextSeq   int32    // the base sequence of the next new batch
+	newID     bool     // the next sequence restart needs a new producer id
+	waitingID bool     // no request can go until a producer id comes
+}
+
+// requeue puts a batch back to be sent again, in its place by order.
+func (s *sender) requeue(b *batch) {
+	i := len(s.retryq)
+	for i > 0 && s.retryq[i-1].order > b.order {
+		i--
+	}
+	s.retryq = append(s.retryq, nil)
+	copy(s.retryq[i+1:], s.retryq[i:])
+	s.retryq[i] = b
+}
+
+// earlierPending reports whether a batch placed before b waits to be sent
+// again.
+func (s *sender) earlierPending(b *batch) bool {
+	return len(s.retryq) > 0 && s.retryq[0].order < b.order
 }
 
 // run is the partition's goroutine.
 func (pt *partition) run() {
 	defer pt.p.wg.Done()
 	cfg := &pt.p.cfg
-	s := &sender{results: make(chan *request, cfg.maxInFlight), timer: time.NewTimer(time.Hour)}
+	s := &sender{results: make(chan *request, cfg.maxInFlight), timer: time.NewTimer(time.Hour), id: noIdentity}
 	defer s.timer.Stop()
 	for {
 		now := time.Now()
@@ -102,6 +134,7 @@ func (pt *partition) run() {
 		if s.recovering {
 			limit = 1
 		}
+		s.waitingID = false
 		if aborted {
 			pt.failWaiting(s, ErrClosed)
 		} else {
@@ -111,12 +144,14 @@ func (pt *partition) run() {
 				if req == nil {
 					break
 				}
+				req.behind = len(s.inflight) > 0
 				s.inflight = append(s.inflight, req)
 				pt.p.stats.requests.Add(1)
 				go pt.do(req, s.results)
 			}
 		}
-		wait := pt.nextWake(s, now, !aborted && len(s.inflight) < limit)
+		pt.release(s)
+		wait := pt.nextWake(s, now, !aborted && len(s.inflight) < limit && !s.waitingID)
 		if wait >= 0 {
 			s.timer.Reset(wait)
 		}
@@ -128,6 +163,7 @@ func (pt *partition) run() {
 				pt.handle(s, s.inflight[0])
 				s.inflight = s.inflight[1:]
 			}
+			pt.release(s)
 		case <-s.timer.C:
 		case <-pt.p.stop:
 			return
@@ -186,6 +222,9 @@ func (pt *partition) nextWake(s *sender, now time.Time, canSend bool) time.Durat
 // close is under way), up to MaxRequestSize. It returns nil if nothing is
 // ready.
 func (pt *partition) nextRequest(s *sender, now time.Time) *request {
+	if pt.p.ids != nil {
+		return pt.nextIdempotent(s, now)
+	}
 	cfg := &pt.p.cfg
 	var (
 		bs   []*batch
@@ -219,6 +258,85 @@ func (pt *partition) nextRequest(s *sender, now time.Time) *request {
 		return nil
 	}
 	return &request{batches: bs}
+}
+
+// nextIdempotent is nextRequest for an idempotent producer: one batch per
+// request, the retries first (restarting the sequence first when the next
+// one needs it), else the oldest sealed batch (or the open one once its
+// linger is over, or on a flush), numbered next.
+func (pt *partition) nextIdempotent(s *sender, now time.Time) *request {
+	cfg := &pt.p.cfg
+	if len(s.retryq) > 0 {
+		b := s.retryq[0]
+		if b.resequence {
+			if len(s.inflight) > 0 {
+				return nil // the restart waits for every answer
+			}
+			id, ok := pt.identity(s, func() (identity, bool, error) { return pt.p.ids.newer(pt, s.id, s.newID) })
+			if !ok {
+				return nil
+			}
+			pt.p.log.Info("restarting a partition's sequence numbers", "topic", pt.key.topic, "partition", pt.key.partition,
+				"producer_id", id.id, "epoch", id.epoch, "previous_producer_id", s.id.id, "previous_epoch", s.id.epoch,
+				"batches", len(s.retryq), "reason", b.lastErr)
+			pt.p.stats.resets.Add(1)
+			s.id, s.nextSeq, s.newID = id, 0, false
+			for _, rb := range s.retryq {
+				pt.number(s, rb)
+			}
+		}
+		s.retryq = s.retryq[1:]
+		return &request{batches: []*batch{b}}
+	}
+	pt.mu.Lock()
+	ready := len(pt.sealed) > 0 || pt.open != nil && len(pt.open.records) > 0 &&
+		(pt.p.flushing.Load() > 0 || !now.Before(pt.open.created.Add(cfg.linger)))
+	pt.mu.Unlock()
+	if !ready {
+		return nil
+	}
+	if !s.id.valid() {
+		id, ok := pt.identity(s, func() (identity, bool, error) { return pt.p.ids.get(pt) })
+		if !ok {
+			return nil
+		}
+		s.id, s.nextSeq = id, 0
+	}
+	pt.mu.Lock()
+	if len(pt.sealed) == 0 {
+		pt.sealLocked() // ready above: its linger is over
+	}
+	if len(pt.sealed) == 0 {
+		pt.mu.Unlock()
+		return nil
+	}
+	b := pt.sealed[0]
+	pt.sealed = pt.sealed[1:]
+	pt.mu.Unlock()
+	pt.number(s, b)
+	return &request{batches: []*batch{b}}
+}
+
+// identity runs get for an identity. While there is none it returns false
+// and run sleeps until woken; an error not worth retrying fails every batch
+// waiting.
+func (pt *partition) identity(s *sender, get func() (identity, bool, error)) (identity, bool) {
+	id, ok, err := get()
+	if ok {
+		return id, true
+	}
+	s.waitingID = true
+	if err != nil {
+		pt.failWaiting(s, err)
+	}
+	return noIdentity, false
+}
+
+// number gives a batch the partition's next sequence numbers; it is encoded
+// again on its next send.
+func (pt *partition) number(s *sender, b *batch) {
+	b.id, b.seq, b.resequence, b.encoded = s.id, s.nextSeq, false, nil
+	s.nextSeq = addSeq(s.nextSeq, len(b.records))
 }
 
 // do sends one request; it runs on its own goroutine and owns req until it
@@ -275,7 +393,7 @@ func (pt *partition) handle(s *sender, req *request) {
 	if req.err == nil {
 		base := req.resp.BaseOffset
 		for _, b := range req.batches {
-			pt.complete(b, base, req.resp.LogAppendTime, nil)
+			pt.complete(s, b, base, req.resp.LogAppendTime, nil)
 			if base >= 0 {
 				base += int64(len(b.records))
 			}
@@ -288,29 +406,65 @@ func (pt *partition) handle(s *sender, req *request) {
 	}
 	err := req.err
 	for _, b := range req.batches {
-		b.lastErr = err
+		b.lastErr = cause(b.lastErr, err)
 	}
 	if p.ctx.Err() != nil {
-		pt.failAll(req.batches, fmt.Errorf("%w: %w", ErrClosed, err))
+		pt.failAll(s, req.batches, fmt.Errorf("%w: %w", ErrClosed, err))
 		return
+	}
+	retriable := transport.Retriable(err)
+	if p.ids != nil {
+		if errors.Is(err, &wire.Error{Code: wire.CodeDuplicateSequenceNumber}) {
+			// The leader has the batch, but no longer its offsets.
+			for _, b := range req.batches {
+				pt.complete(s, b, -1, -1, nil)
+			}
+			s.failures = 0
+			if len(s.retryq) == 0 {
+				s.recovering = false
+			}
+			return
+		}
+		if sequenceError(err) {
+			epoch := errors.Is(err, &wire.Error{Code: wire.CodeInvalidProducerEpoch})
+			b := req.batches[0]
+			switch {
+			case s.earlierPending(b):
+				// The gap is an earlier batch, which goes first.
+			case req.behind && !epoch:
+				// It overtook an earlier request on the way and came
+				// too soon: the earlier ones are acknowledged now, so
+				// it goes again at once.
+				s.requeue(b)
+				p.stats.retries.Add(1)
+				s.recovering = true
+				return
+			default:
+				// The leader has neither this batch nor a later one:
+				// number them again.
+				b.resequence = true
+				s.newID = s.newID || epoch
+			}
+			retriable = true
+		}
 	}
 	if errors.Is(err, wire.ErrMessageTooLarge) || errors.Is(err, &wire.Error{Code: wire.CodeRecordListTooLarge}) {
 		pt.tooLarge(s, req, err)
 		return
 	}
-	if !transport.Retriable(err) {
-		pt.failAll(req.batches, pt.wrap(err))
+	if !retriable {
+		pt.failAll(s, req.batches, pt.wrap(err))
 		return
 	}
 	now := time.Now()
 	for _, b := range req.batches {
 		switch {
 		case b.attempts > p.cfg.retries:
-			pt.fail(b, pt.wrap(fmt.Errorf("gave up after %d attempts: %w", b.attempts, err)))
+			pt.fail(s, b, pt.wrap(fmt.Errorf("gave up after %d attempts: %w", b.attempts, err)))
 		case !now.Before(b.created.Add(p.cfg.deliveryTimeout)):
-			pt.fail(b, pt.wrap(fmt.Errorf("%w (%v) after %d attempts: %w", ErrDeliveryTimeout, p.cfg.deliveryTimeout, b.attempts, err)))
+			pt.fail(s, b, pt.wrap(fmt.Errorf("%w (%v) after %d attempts: %w", ErrDeliveryTimeout, p.cfg.deliveryTimeout, b.attempts, b.lastErr)))
 		default:
-			s.retryq = append(s.retryq, b)
+			s.requeue(b)
 			p.stats.retries.Add(1)
 		}
 	}
@@ -322,7 +476,7 @@ func (pt *partition) handle(s *sender, req *request) {
 }
 
 // tooLarge splits what the leader found too large and queues the parts again
-// ahead of everything else; a single record too large fails.
+// in its place; a single record too large fails.
 func (pt *partition) tooLarge(s *sender, req *request, err error) {
 	var again []*batch
 	switch {
@@ -335,9 +489,11 @@ func (pt *partition) tooLarge(s *sender, req *request, err error) {
 		a, b := req.batches[0].split()
 		again = append(again, a, b)
 	default:
-		pt.fail(req.batches[0], pt.wrap(fmt.Errorf("%w: %w", ErrRecordTooLarge, err)))
+		pt.fail(s, req.batches[0], pt.wrap(fmt.Errorf("%w: %w", ErrRecordTooLarge, err)))
 	}
-	s.retryq = append(again, s.retryq...)
+	for _, b := range again {
+		s.requeue(b)
+	}
 	s.recovering = true
 }
 
@@ -349,10 +505,15 @@ func (pt *partition) expire(s *sender, now time.Time) {
 		if b.lastErr != nil {
 			return pt.wrap(fmt.Errorf("%w (%v) after %d attempts: %w", ErrDeliveryTimeout, cfg.deliveryTimeout, b.attempts, b.lastErr))
 		}
+		if pt.p.ids != nil && !s.id.valid() {
+			if err := pt.p.ids.lastErr(); err != nil {
+				return pt.wrap(fmt.Errorf("%w (%v): the record was never sent, the producer has no producer id: %w", ErrDeliveryTimeout, cfg.deliveryTimeout, err))
+			}
+		}
 		return pt.wrap(fmt.Errorf("%w (%v): the record was never sent", ErrDeliveryTimeout, cfg.deliveryTimeout))
 	}
 	for len(s.retryq) > 0 && expired(s.retryq[0]) {
-		pt.fail(s.retryq[0], errFor(s.retryq[0]))
+		pt.fail(s, s.retryq[0], errFor(s.retryq[0]))
 		s.retryq = s.retryq[1:]
 	}
 	var dead []*batch
@@ -362,12 +523,13 @@ func (pt *partition) expire(s *sender, now time.Time) {
 		pt.sealed = pt.sealed[1:]
 	}
 	if len(pt.sealed) == 0 && pt.open != nil && len(pt.open.records) > 0 && expired(pt.open) {
-		dead = append(dead, pt.open)
-		pt.open = nil
+		pt.sealLocked() // it gets its order
+		dead = append(dead, pt.sealed...)
+		pt.sealed = nil
 	}
 	pt.mu.Unlock()
 	for _, b := range dead {
-		pt.fail(b, errFor(b))
+		pt.fail(s, b, errFor(b))
 	}
 }
 
@@ -376,18 +538,16 @@ func (pt *partition) failWaiting(s *sender, err error) {
 	dead := s.retryq
 	s.retryq = nil
 	pt.mu.Lock()
+	pt.sealLocked()
 	dead = append(dead, pt.sealed...)
 	pt.sealed = nil
-	if pt.open != nil && len(pt.open.records) > 0 {
-		dead = append(dead, pt.open)
-	}
 	pt.open = nil
 	pt.mu.Unlock()
 	for _, b := range dead {
 		if b.lastErr != nil {
-			pt.fail(b, pt.wrap(fmt.Errorf("%w: %w", err, b.lastErr)))
+			pt.fail(s, b, pt.wrap(fmt.Errorf("%w: %w", err, b.lastErr)))
 		} else {
-			pt.fail(b, pt.wrap(err))
+			pt.fail(s, b, pt.wrap(err))
 		}
 	}
 }
@@ -396,16 +556,64 @@ func (pt *partition) wrap(err error) error {
 	return fmt.Errorf("producing to %s-%d: %w", pt.key.topic, pt.key.partition, err)
 }
 
-func (pt *partition) failAll(bs []*batch, err error) {
+func (pt *partition) failAll(s *sender, bs []*batch, err error) {
 	for _, b := range bs {
-		pt.fail(b, err)
+		pt.fail(s, b, err)
 	}
 }
 
-func (pt *partition) fail(b *batch, err error) { pt.complete(b, -1, -1, err) }
+func (pt *partition) fail(s *sender, b *batch, err error) { pt.complete(s, b, -1, -1, err) }
 
-// complete runs a batch's callbacks and releases its records.
-func (pt *partition) complete(b *batch, base, appendTime int64, err error) {
+// complete settles a batch: delivered at base (-1: offset unknown) or
+// failed with err. Its callbacks run once no batch placed before it is still
+// to be sent or answered (release), so a partition's callbacks run in the
+// order its records were sent even when a later request is answered before
+// an earlier one is retried.
+func (pt *partition) complete(s *sender, b *batch, base, appendTime int64, err error) {
+	o := outcomeOf{b: b, base: base, appendTime: appendTime, err: err}
+	i := len(s.held)
+	for i > 0 && s.held[i-1].b.order > b.order {
+		i--
+	}
+	s.held = append(s.held, outcomeOf{})
+	copy(s.held[i+1:], s.held[i:])
+	s.held[i] = o
+}
+
+// outcomeOf is a settled batch waiting for its callbacks to run.
+type outcomeOf struct {
+	b                *batch
+	base, appendTime int64
+	err              error
+}
+
+// release runs the callbacks of the settled batches placed before every
+// batch still to be sent again or in flight.
+func (pt *partition) release(s *sender) {
+	if len(s.held) == 0 {
+		return
+	}
+	first := int64(math.MaxInt64)
+	if len(s.retryq) > 0 {
+		first = s.retryq[0].order
+	}
+	for _, r := range s.inflight {
+		for _, b := range r.batches {
+			first = min(first, b.order)
+		}
+	}
+	n := 0
+	for n < len(s.held) && s.held[n].b.order < first {
+		o := s.held[n]
+		pt.callbacks(o.b, o.base, o.appendTime, o.err)
+		s.held[n] = outcomeOf{}
+		n++
+	}
+	s.held = s.held[n:]
+}
+
+// callbacks runs a batch's callbacks and releases its records.
+func (pt *partition) callbacks(b *batch, base, appendTime int64, err error) {
 	p := pt.p
 	var size int64
 	for i, pr := range b.records {
@@ -426,6 +634,19 @@ func (pt *partition) complete(b *batch, base, appendTime int64, err error) {
 		pr.cb(pr.rec, err)
 	}
 	p.done(len(b.records), size)
+}
+
+// cause is what a batch's failed attempts come to: a request cut short by
+// its deadline (the last attempt before the delivery timeout has little
+// time) says less than the error of the attempt before, so both are kept.
+func cause(prev, err error) error {
+	switch {
+	case prev == nil || !transport.IsContextErr(err):
+		return err
+	case transport.IsContextErr(prev):
+		return prev
+	}
+	return fmt.Errorf("%w (the attempt before: %w)", err, prev)
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -43,6 +43,7 @@ type Producer struct {
 	log    *slog.Logger
 	mem    *memory
 	manual bool
+	ids    *identities // the producer id and epoch; nil without idempotence
 
 	// ctx is cancelled when Close gives up waiting: in-flight requests end
 	// and every record left fails with ErrClosed.
@@ -77,21 +78,29 @@ func New(opts ...Option) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	cfg.resolve()
 	tr, r, err := cfg.conn.Open()
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	_, manual := cfg.partitioner.(partitioner.ManualPartitioner)
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Producer{
+	p := &Producer{
 		cfg: cfg, tr: tr, router: r, log: cfg.conn.Log().With("component", "producer"),
 		mem: newMemory(cfg.bufferMemory), manual: manual,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}),
 		topics: map[string]partitioner.TopicPartitioner{},
 		parts:  map[topicPartition]*partition{},
 		idle:   make(chan struct{}),
-	}, nil
+	}
+	if cfg.idempotent {
+		p.ids = &identities{p: p, cur: noIdentity}
+	}
+	return p, nil
 }
+
+// Idempotent reports whether the producer is idempotent (see Idempotence).
+func (p *Producer) Idempotent() bool { return p.cfg.idempotent }
 
 // Send buffers a record for its topic and calls cb (which may be nil) once
 // the record is acknowledged with the configured acks, or has failed. It
@@ -337,10 +346,18 @@ type Stats struct {
 	Requests         int64 // produce requests sent
 	Retries          int64 // batches sent again after a retriable error
 	BufferedBytes    int64 // bytes of buffer memory in use now
+	// SequenceResets counts the times an idempotent producer restarted a
+	// partition's sequence numbers under a new epoch or producer id: after
+	// a leader reported a gap that retrying cannot close (its producer
+	// state was lost, or a batch before was given up), or after a batch
+	// was split.
+	SequenceResets int64
+	// ProducerIDs counts the producer ids the producer was given.
+	ProducerIDs int64
 }
 
 type counters struct {
-	delivered, failed, bytes, requests, retries atomic.Int64
+	delivered, failed, bytes, requests, retries, resets, pids atomic.Int64
 }
 
 // Stats returns the producer's counters.
@@ -352,5 +369,7 @@ func (p *Producer) Stats() Stats {
 		Requests:         p.stats.requests.Load(),
 		Retries:          p.stats.retries.Load(),
 		BufferedBytes:    p.mem.inUse(),
+		SequenceResets:   p.stats.resets.Load(),
+		ProducerIDs:      p.stats.pids.Load(),
 	}
 }

@@ -226,7 +226,8 @@ func TestLeaderMovesMidStream(t *testing.T) {
 		}
 		return false
 	})
-	p := newProducer(t, fc, Linger(0), BatchSize(200), MaxInFlight(3))
+	// Small requests, so that there are many and every 5th moves a leader.
+	p := newProducer(t, fc, Linger(0), BatchSize(200), MaxInFlight(3), MaxRequestSize(2048))
 	ctx := testCtx(t)
 	o := newOutcome()
 	const n = 2000
@@ -369,7 +370,7 @@ func TestGarbageAnswerIsNotDelivery(t *testing.T) {
 		}
 		return false
 	})
-	p := newProducer(t, fc, RequestTimeout(200*time.Millisecond), DeliveryTimeout(time.Second))
+	p := newProducer(t, fc, RequestTimeout(time.Second), DeliveryTimeout(3*time.Second))
 	err := p.SendSync(testCtx(t), &record.Record{Topic: "t", Value: []byte("x")})
 	if !errors.Is(err, ErrDeliveryTimeout) || !strings.Contains(err.Error(), "not Strand's protocol") {
 		t.Fatalf("want a delivery timeout naming the garbage, got %v", err)
@@ -595,8 +596,18 @@ func TestOptionValidation(t *testing.T) {
 			t.Errorf("%s: accepted", c.name)
 		}
 	}
-	if _, err := New(Idempotence(true)); !errors.Is(err, ErrIdempotenceUnsupported) {
-		t.Errorf("idempotence: %v", err)
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{
+		{"idempotence with acks=1", []Option{Idempotence(true), RequiredAcks(AcksLeader)}},
+		{"idempotence with acks=0", []Option{Idempotence(true), RequiredAcks(AcksNone)}},
+		{"idempotence without retries", []Option{Idempotence(true), Retries(0)}},
+		{"idempotence with 6 in flight", []Option{Idempotence(true), MaxInFlight(6)}},
+	} {
+		if _, err := New(c.opts...); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
 	}
 	p, err := New()
 	if err != nil {

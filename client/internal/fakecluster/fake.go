@@ -1,7 +1,8 @@
 // Package fakecluster is an in-memory Strand data plane for the client's
 // tests: a few nodes on loopback (net/http test servers) that serve
-// metadata, produce, fetch, offsets and the admin paths from one shared
-// state, with knobs to move leaders, stop nodes and intercept requests.
+// metadata, produce (idempotent producers included), fetch, offsets,
+// producer ids and the admin paths from one shared state, with knobs to
+// move leaders, stop nodes, lose answers and intercept requests.
 //
 // Replication is perfect and instant (every node sees every partition's
 // log); only the leader answers produce and fetch, as on a real cluster.
@@ -37,6 +38,9 @@ type Cluster struct {
 	intercept   Interceptor
 	version     uint64
 	produceReqs int
+	// nextProducerID and loseAnswers: see producers.go.
+	nextProducerID int64
+	loseAnswers    int
 }
 
 type topic struct {
@@ -51,6 +55,7 @@ type partition struct {
 	logStart    int64
 	batches     []stored // in offset order
 	next        int64    // log end offset = high watermark
+	producers   map[int64]*producerState
 }
 
 type stored struct {
@@ -60,7 +65,7 @@ type stored struct {
 
 // New starts a fake of n nodes (ids 1..n). They stop at t's cleanup.
 func New(n int, cleanup func(func())) *Cluster {
-	c := &Cluster{topics: map[string]*topic{}, stopped: map[int32]bool{}}
+	c := &Cluster{topics: map[string]*topic{}, stopped: map[int32]bool{}, nextProducerID: firstProducerID}
 	c.changed = sync.NewCond(&c.mu)
 	for i := 0; i < n; i++ {
 		id := int32(i + 1)
@@ -243,6 +248,8 @@ func (c *Cluster) serve(id int32, w http.ResponseWriter, r *http.Request) {
 		c.adminConfigs(w, r)
 	case wire.PathAdminPartitions:
 		c.adminPartitions(id, w)
+	case wire.PathInitProducerID:
+		c.initProducerID(w, r)
 	case wire.PathHealth:
 		w.Write([]byte("ok"))
 	default:
@@ -320,21 +327,41 @@ func (c *Cluster) produce(id int32, w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	base := part.next
-	pos := 0
-	for _, h := range hdrs {
-		data := append([]byte(nil), body[pos:pos+h.Size()]...)
-		pos += h.Size()
-		recordbatch.SetBaseOffset(data, part.next)
-		recordbatch.SetPartitionLeaderEpoch(data, part.leaderEpoch)
-		last := part.next + int64(h.LastOffsetDelta)
-		part.batches = append(part.batches, stored{base: part.next, last: last, data: data})
-		part.next = last + 1
+	dup, err := checkIdempotent(part, hdrs)
+	if err != nil {
+		writeErr(w, err)
+		return
 	}
-	c.produceReqs++
-	c.changed.Broadcast()
+	base, lastOff := part.next, int64(0)
+	if dup != nil {
+		base, lastOff = dup.base, dup.last
+	} else {
+		pos := 0
+		for _, h := range hdrs {
+			data := append([]byte(nil), body[pos:pos+h.Size()]...)
+			pos += h.Size()
+			recordbatch.SetBaseOffset(data, part.next)
+			recordbatch.SetPartitionLeaderEpoch(data, part.leaderEpoch)
+			last := part.next + int64(h.LastOffsetDelta)
+			part.batches = append(part.batches, stored{base: part.next, last: last, data: data})
+			recordIdempotent(part, h, part.next, last)
+			part.next = last + 1
+		}
+		lastOff = part.next - 1
+		c.produceReqs++
+		c.changed.Broadcast()
+		if c.loseAnswers > 0 {
+			c.loseAnswers--
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
+	}
 	pn, _ := strconv.Atoi(q.Get(wire.ParamPartition))
-	resp := wire.ProduceResponse{Topic: t.name, Partition: int32(pn), BaseOffset: base, LastOffset: part.next - 1, LogAppendTime: -1, LogStartOffset: part.logStart}
+	resp := wire.ProduceResponse{Topic: t.name, Partition: int32(pn), BaseOffset: base, LastOffset: lastOff, LogAppendTime: -1, LogStartOffset: part.logStart}
 	if q.Get(wire.ParamAcks) == "0" {
 		resp.BaseOffset, resp.LastOffset = -1, -1
 	}
