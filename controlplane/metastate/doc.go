@@ -11,7 +11,8 @@
 // Every command is validated twice: cheaply before it is proposed (Validate,
 // which looks only at the command) and fully when it is applied (Apply, which
 // also checks it against the image: compare-and-set on epochs, existence,
-// fencing). A rejected command changes neither the image nor its version and
+// fencing; topic config values are the one thing only Validate checks). A
+// rejected command changes neither the image nor its version and
 // returns a *wire.Error with a stable code; an accepted one bumps the version
 // by exactly one.
 //

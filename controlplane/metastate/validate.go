@@ -38,12 +38,21 @@ const (
 // exactly the body its type names is set, and every value is possible (names,
 // counts, ids and lengths within bounds). It is cheap and safe to call from
 // any goroutine; strand-meta calls it before proposing so that an impossible
-// command never reaches the log. Apply checks everything again.
+// command never reaches the log. Apply checks everything again, except the
+// values of the topic configs a command sets: Validate checks them against
+// the shared table (topicconfig) that the data nodes apply them with, Apply
+// only their names and sizes, so that log entries written by an older
+// version apply the same way (see ValidateTopicConfigs).
 //
 // The error is a *wire.Error: UNKNOWN_COMMAND, INVALID_REQUEST,
 // INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR or
 // INVALID_CONFIG.
-func (m *Machine) Validate(cmd *wire.Command) error { return validate(cmd) }
+func (m *Machine) Validate(cmd *wire.Command) error {
+	if err := validate(cmd); err != nil {
+		return err
+	}
+	return validateProposedConfigs(cmd)
+}
 
 // validate is Validate without the receiver.
 func validate(cmd *wire.Command) error {
