@@ -75,6 +75,10 @@ type Config struct {
 	// CheckpointInterval is how often the recovery-point checkpoint is
 	// written (it is also written at a clean stop).
 	CheckpointInterval time.Duration
+	// Cleaner configures the log cleaner of compacted topics
+	// (--log-cleaner-*; Threads 0 runs none). It cleans every local log,
+	// led or followed, on its own.
+	Cleaner partlog.CleanerOptions
 
 	// MaxRequestBytes bounds a request body (a produce's batches).
 	MaxRequestBytes int
@@ -117,15 +121,18 @@ func DefaultConfig() Config {
 		MaxOpenFiles:           partlog.DefaultMaxOpenFiles,
 		RetentionCheckInterval: 5 * time.Minute,
 		CheckpointInterval:     time.Minute,
-		MaxRequestBytes:        16 << 20,
-		ReadTimeout:            30 * time.Second,
-		WriteTimeout:           60 * time.Second,
-		IdleTimeout:            5 * time.Minute,
-		MaxFetchBytes:          64 << 20,
-		MaxConns:               4096,
-		MaxFetchWait:           30 * time.Second,
-		MaxProduceTimeout:      5 * time.Minute,
-		ShutdownTimeout:        15 * time.Second,
+		Cleaner: partlog.CleanerOptions{
+			Threads: 1, DedupeBufferBytes: 128 << 20, IOBufferBytes: 1 << 20, Backoff: 15 * time.Second,
+		},
+		MaxRequestBytes:   16 << 20,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		MaxFetchBytes:     64 << 20,
+		MaxConns:          4096,
+		MaxFetchWait:      30 * time.Second,
+		MaxProduceTimeout: 5 * time.Minute,
+		ShutdownTimeout:   15 * time.Second,
 
 		ReplicaLagMax:             30 * time.Second,
 		ReplicaFetchMaxBytes:      1 << 20,
@@ -218,6 +225,23 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxFetchBytes < 1024 {
 		bad("--max-fetch-bytes %d: must be >= 1024 (and < 2 GiB)", c.MaxFetchBytes)
+	}
+	if c.Cleaner.Threads < 0 || c.Cleaner.Threads > 64 {
+		bad("--log-cleaner-threads %d: must be in [0, 64]", c.Cleaner.Threads)
+	}
+	if c.Cleaner.Threads > 0 {
+		if c.Cleaner.DedupeBufferBytes < 1<<20 {
+			bad("--log-cleaner-dedupe-buffer-size %d: must be >= 1 MiB", c.Cleaner.DedupeBufferBytes)
+		}
+		if c.Cleaner.IOBufferBytes < 4096 {
+			bad("--log-cleaner-io-buffer-size %d: must be >= 4096", c.Cleaner.IOBufferBytes)
+		}
+		if c.Cleaner.IOMaxBytesPerSecond < 0 {
+			bad("--log-cleaner-io-max-bytes-per-second %v: must be >= 0 (0: no bound)", c.Cleaner.IOMaxBytesPerSecond)
+		}
+		if c.Cleaner.Backoff <= 0 {
+			bad("--log-cleaner-backoff %v: must be > 0", c.Cleaner.Backoff)
+		}
 	}
 	if c.MaxOpenFiles < 16 {
 		bad("--max-open-files %d: must be >= 16", c.MaxOpenFiles)

@@ -75,6 +75,7 @@ func New(cfg Config) (n *Node, err error) {
 	n.logs, err = partlog.OpenManager(cfg.DataDir, partlog.ManagerOptions{
 		Logger: cfg.logger(), Defaults: defaults, MaxOpenFiles: cfg.MaxOpenFiles,
 		RetentionCheckInterval: cfg.RetentionCheckInterval, CheckpointInterval: cfg.CheckpointInterval,
+		Cleaner: cfg.Cleaner,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open partition logs: %w", err)
@@ -124,7 +125,7 @@ func New(cfg Config) (n *Node, err error) {
 		meta = n.cl.agent
 	}
 
-	n.m.reg.MustRegister(newPartitionCollector(n.rm), newLogManagerCollector(n.logs))
+	n.m.reg.MustRegister(newPartitionCollector(n.rm), newLogManagerCollector(n.logs), newCleanerCollector(n.logs))
 	stopCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.api = newAPI(n.rm, admin, meta, n.m, &n.cfg, stopCtx)

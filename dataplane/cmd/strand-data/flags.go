@@ -32,6 +32,10 @@ var logFlags = []logFlag{
 	{"log-message-timestamp-type", "STRAND_LOG_MESSAGE_TIMESTAMP_TYPE", "message.timestamp.type", "CreateTime or LogAppendTime"},
 	{"log-cleanup-policy", "STRAND_LOG_CLEANUP_POLICY", "cleanup.policy", "delete, compact or compact,delete"},
 	{"min-insync-replicas", "STRAND_MIN_INSYNC_REPLICAS", "min.insync.replicas", "in-sync replicas an acks=all produce needs"},
+	{"log-cleaner-min-cleanable-ratio", "STRAND_LOG_CLEANER_MIN_CLEANABLE_RATIO", "min.cleanable.dirty.ratio", "dirty share of a compacted log's cleanable bytes that makes it due for cleaning"},
+	{"log-cleaner-min-compaction-lag-ms", "STRAND_LOG_CLEANER_MIN_COMPACTION_LAG_MS", "min.compaction.lag.ms", "records younger than this (ms) are not compacted"},
+	{"log-cleaner-max-compaction-lag-ms", "STRAND_LOG_CLEANER_MAX_COMPACTION_LAG_MS", "max.compaction.lag.ms", "a dirty record this old (ms) makes its log due for cleaning whatever the ratio"},
+	{"log-cleaner-delete-retention-ms", "STRAND_LOG_CLEANER_DELETE_RETENTION_MS", "delete.retention.ms", "how long (ms) tombstones stay in a compacted log"},
 }
 
 // flags are strand-data's command-line flags; each has a STRAND_ twin.
@@ -48,6 +52,12 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "max-open-files", EnvVars: []string{"STRAND_MAX_OPEN_FILES"}, Value: d.MaxOpenFiles, Usage: "segment descriptors the logs keep open (cold segments are closed and reopened on demand)"},
 		&cli.DurationFlag{Name: "log-retention-check-interval", EnvVars: []string{"STRAND_LOG_RETENTION_CHECK_INTERVAL"}, Value: d.RetentionCheckInterval, Usage: "how often retention deletes old segments"},
 		&cli.DurationFlag{Name: "log-checkpoint-interval", EnvVars: []string{"STRAND_LOG_CHECKPOINT_INTERVAL"}, Value: d.CheckpointInterval, Usage: "how often the recovery-point checkpoint is written"},
+		&cli.BoolFlag{Name: "log-cleaner-enable", EnvVars: []string{"STRAND_LOG_CLEANER_ENABLE"}, Value: d.Cleaner.Threads > 0, Usage: "run the log cleaner for topics with cleanup.policy compact"},
+		&cli.IntFlag{Name: "log-cleaner-threads", EnvVars: []string{"STRAND_LOG_CLEANER_THREADS"}, Value: d.Cleaner.Threads, Usage: "logs cleaned at once"},
+		&cli.Int64Flag{Name: "log-cleaner-dedupe-buffer-size", EnvVars: []string{"STRAND_LOG_CLEANER_DEDUPE_BUFFER_SIZE"}, Value: d.Cleaner.DedupeBufferBytes, Usage: "memory (bytes) of the cleaner's key maps, shared by its threads; 24 bytes a key"},
+		&cli.Float64Flag{Name: "log-cleaner-io-max-bytes-per-second", EnvVars: []string{"STRAND_LOG_CLEANER_IO_MAX_BYTES_PER_SECOND"}, Value: d.Cleaner.IOMaxBytesPerSecond, Usage: "bytes per second the cleaner may read and write together (0: no bound)"},
+		&cli.IntFlag{Name: "log-cleaner-io-buffer-size", EnvVars: []string{"STRAND_LOG_CLEANER_IO_BUFFER_SIZE"}, Value: d.Cleaner.IOBufferBytes, Usage: "read and write buffer (bytes) of each cleaner thread"},
+		&cli.DurationFlag{Name: "log-cleaner-backoff", EnvVars: []string{"STRAND_LOG_CLEANER_BACKOFF"}, Value: d.Cleaner.Backoff, Usage: "how long the cleaner sleeps when no log needs cleaning"},
 		&cli.IntFlag{Name: "max-request-bytes", EnvVars: []string{"STRAND_MAX_REQUEST_BYTES"}, Value: d.MaxRequestBytes, Usage: "largest request body (a produce's batches)"},
 		&cli.DurationFlag{Name: "read-timeout", EnvVars: []string{"STRAND_READ_TIMEOUT"}, Value: d.ReadTimeout, Usage: "time to receive one request, headers and body"},
 		&cli.DurationFlag{Name: "write-timeout", EnvVars: []string{"STRAND_WRITE_TIMEOUT"}, Value: d.WriteTimeout, Usage: "time to send one response"},
@@ -99,6 +109,14 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	cfg.MaxOpenFiles = c.Int("max-open-files")
 	cfg.RetentionCheckInterval = c.Duration("log-retention-check-interval")
 	cfg.CheckpointInterval = c.Duration("log-checkpoint-interval")
+	cfg.Cleaner.Threads = c.Int("log-cleaner-threads")
+	if !c.Bool("log-cleaner-enable") {
+		cfg.Cleaner.Threads = 0
+	}
+	cfg.Cleaner.DedupeBufferBytes = c.Int64("log-cleaner-dedupe-buffer-size")
+	cfg.Cleaner.IOMaxBytesPerSecond = c.Float64("log-cleaner-io-max-bytes-per-second")
+	cfg.Cleaner.IOBufferBytes = c.Int("log-cleaner-io-buffer-size")
+	cfg.Cleaner.Backoff = c.Duration("log-cleaner-backoff")
 	cfg.MaxRequestBytes = c.Int("max-request-bytes")
 	cfg.ReadTimeout = c.Duration("read-timeout")
 	cfg.WriteTimeout = c.Duration("write-timeout")
