@@ -3,7 +3,9 @@ package replica
 import (
 	"errors"
 	"slices"
+	"sort"
 
+	"strand.dev/client/topicconfig"
 	"strand.dev/client/wire"
 	"strand.dev/dataplane/clusteragent"
 	"strand.dev/dataplane/fetcher"
@@ -20,11 +22,7 @@ func (m *Manager) Apply(a clusteragent.Assignment) error {
 	if m.follower == nil || m.cluster == nil {
 		return errors.New("replica: Apply on a manager without a fetcher and a cluster (Attach)")
 	}
-	cfg, err := partlog.ParseConfig(m.opts.Defaults, a.Configs)
-	if err != nil {
-		m.log.Warn("topic configs do not parse; using the defaults", "topic", a.Topic, "err", err)
-		cfg = m.opts.Defaults
-	}
+	cfg := m.topicConfig(a.Topic, a.Configs)
 	p, err := m.open(a.Topic, a.Partition, cfg)
 	if err != nil {
 		return err
@@ -35,6 +33,33 @@ func (m *Manager) Apply(a clusteragent.Assignment) error {
 	}
 	p.becomeFollower(a, minISR)
 	return nil
+}
+
+// topicConfig is a topic's configs applied over the node's defaults. A
+// config that does not parse (an older strand-meta accepted configs the data
+// nodes do not apply, such as compression.type=gzip) keeps the node's
+// default and is named in a warning, once per topic, config and value; the
+// topic's other configs apply.
+func (m *Manager) topicConfig(topic string, kv map[string]string) partlog.Config {
+	good, bad := topicconfig.Split(kv)
+	keys := make([]string, 0, len(bad))
+	for k := range bad {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, seen := m.badConfigs.LoadOrStore(topic+"\x00"+k+"\x00"+kv[k], struct{}{}); !seen {
+			m.log.Warn("topic config not applied; the node's default applies", "topic", topic, "config", k, "value", kv[k], "err", bad[k])
+		}
+	}
+	cfg, err := partlog.ParseConfig(m.opts.Defaults, good)
+	if err != nil {
+		// The table accepts what the log does not apply; partlog's tests
+		// keep the two in step.
+		m.log.Error("topic configs do not apply; the node's defaults apply", "topic", topic, "err", err)
+		return m.opts.Defaults
+	}
+	return cfg
 }
 
 // becomeLeader makes the node lead the partition at a.LeaderEpoch, or

@@ -97,6 +97,10 @@ type Manager struct {
 	isrSem chan struct{}
 	runCtx runCtxHolder
 
+	// badConfigs holds the topic configs already warned about as not
+	// applied (topicConfig), so each is named once.
+	badConfigs sync.Map
+
 	mu     sync.RWMutex
 	parts  map[partitionKey]*Partition
 	closed bool
