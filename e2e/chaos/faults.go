@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -148,12 +149,20 @@ func fullRestart(ctx context.Context, s *Suite) (string, error) {
 			return "", err
 		}
 	}
-	what := fmt.Sprintf("docker stop of all %d containers at once, then start (strand-meta first)", len(s.cluster.Nodes))
+	what := fmt.Sprintf("docker stop of all %d containers at once, then start (strand-meta first, each role's containers together)", len(s.cluster.Nodes))
 	for _, role := range []string{RoleMeta, RoleController, RoleData, RoleCoordinator} {
-		for _, n := range s.cluster.Role(role) {
-			if err := s.cfg.Docker.Start(ctx, n.Container); err != nil {
-				return what, err
-			}
+		nodes := s.cluster.Role(role)
+		errs := make([]error, len(nodes))
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.cfg.Docker.Start(ctx, n.Container)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return what, err
 		}
 	}
 	return what, nil

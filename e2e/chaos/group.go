@@ -2,14 +2,10 @@ package chaos
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
-	"sort"
 	"sync"
 	"time"
 
@@ -30,11 +26,12 @@ type GroupConfig struct {
 	Logger         *slog.Logger
 }
 
-// Group is a consumer group of the workload: Members members speaking the
-// coordinator's group protocol (client/wire/groups.go), each consuming its
-// partitions with the client library's consumer and committing after
-// processing, plus a monitor recording the committed offsets the
-// coordinator reports.
+// Group is a consumer group of the workload: Members group consumers of
+// the client library (consumer.NewGroup, cooperative rebalancing), each
+// processing what it polls and committing the processed offsets itself
+// (auto-commit off): every CommitInterval, and for the partitions it loses
+// in its rebalance listener; plus a monitor recording the committed offsets
+// the coordinator reports.
 type Group struct {
 	cfg     GroupConfig
 	cluster *Cluster
@@ -64,20 +61,25 @@ func StartGroup(cfg GroupConfig, cluster *Cluster) (*Group, error) {
 	g := &Group{cfg: cfg, cluster: cluster, log: cfg.Logger.With("group", cfg.Group), stop: make(chan struct{}),
 		consumed: map[TP]map[RecordID]bool{}}
 	for i := 0; i < cfg.Members; i++ {
-		c, err := consumer.New(consumer.Bootstrap(cfg.Bootstrap...), consumer.AutoOffsetReset(consumer.ResetEarliest),
+		name := fmt.Sprintf("%s-%d", cfg.Group, i)
+		m := &member{g: g, name: name, log: g.log.With("member", name), processed: map[TP]int64{}}
+		gc, err := consumer.NewGroup(cfg.Group, consumer.Bootstrap(cfg.Bootstrap...),
+			consumer.AutoOffsetReset(consumer.ResetEarliest), consumer.AutoCommit(false),
+			consumer.SessionTimeout(cfg.SessionTimeout), consumer.ClientID(name),
 			consumer.FetchMaxWait(500*time.Millisecond), consumer.RequestTimeout(10*time.Second),
-			consumer.MetadataMaxAge(5*time.Second))
+			consumer.MetadataMaxAge(5*time.Second), consumer.Logger(m.log))
 		if err != nil {
 			g.Stop(context.Background())
 			return nil, err
 		}
-		m := &member{g: g, name: fmt.Sprintf("%s-%d", cfg.Group, i), cons: c,
-			http:  &http.Client{Timeout: 15 * time.Second},
-			owned: map[TP]bool{}, processed: map[TP]int64{}, committed: map[TP]int64{}}
-		m.log = g.log.With("member", m.name)
+		m.gc = gc
+		if err := gc.Subscribe(cfg.Topics, m); err != nil {
+			gc.Close()
+			g.Stop(context.Background())
+			return nil, err
+		}
 		g.members = append(g.members, m)
-		g.wg.Add(2)
-		go m.heartbeatLoop()
+		g.wg.Add(1)
 		go m.pollLoop()
 	}
 	g.wg.Add(1)
@@ -88,7 +90,8 @@ func StartGroup(cfg GroupConfig, cluster *Cluster) (*Group, error) {
 // Name is the group id.
 func (g *Group) Name() string { return g.cfg.Group }
 
-// Stop stops the members (each leaves the group) and the monitor.
+// Stop stops the members and the monitor; each member commits what it
+// processed (its listener, called by Close) and leaves the group.
 func (g *Group) Stop(ctx context.Context) {
 	select {
 	case <-g.stop:
@@ -96,10 +99,17 @@ func (g *Group) Stop(ctx context.Context) {
 		close(g.stop)
 	}
 	g.wg.Wait()
+	var wg sync.WaitGroup
 	for _, m := range g.members {
-		m.leave(ctx)
-		m.cons.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.gc.CloseContext(ctx); err != nil {
+				m.log.Warn("close", "err", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // Commits returns the committed offsets observed, in order.
@@ -259,359 +269,131 @@ func (g *Group) subscribed(topic string) bool {
 	return false
 }
 
-// member is one group member.
-//
-// Goroutines: heartbeatLoop (joins, heartbeats, applies assignments) and
-// pollLoop (consumes, processes, commits). Locks: commitMu, then mu;
-// commitMu is held across a commit request so that a revocation's final
-// commit and the periodic commit do not interleave; mu is never held
-// across I/O.
+// member is one group member: a group consumer and its polling goroutine
+// (pollLoop). processed is touched only on that goroutine: by pollLoop and
+// by the rebalance listener, which the consumer calls inside Poll (or
+// Close, after pollLoop ended).
 type member struct {
 	g    *Group
 	name string
 	log  *slog.Logger
-	cons *consumer.Consumer
-	http *http.Client
+	gc   *consumer.GroupConsumer
 
-	commitMu sync.Mutex
-
-	mu         sync.Mutex
-	memberID   string
-	generation int32
-	coord      string // the coordinator's API address, "" when unknown
-	owned      map[TP]bool
-	processed  map[TP]int64 // next offset after the last processed record
-	committed  map[TP]int64 // last offset committed by this member
-	lastPoll   time.Time
+	processed map[TP]int64 // next offset after the last processed record, of the partitions owned
 }
 
-func newMemberID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// call sends a group request to the coordinator, finding it first when
-// unknown; a coordinator error forgets it.
-func (m *member) call(ctx context.Context, path string, in, out any) error {
-	m.mu.Lock()
-	coord := m.coord
-	m.mu.Unlock()
-	if coord == "" {
-		c, err := m.g.cluster.GroupCoordinator(ctx, m.g.cfg.Group)
-		if err != nil {
-			return err
+// OnPartitionsRevoked commits what was processed of the partitions being
+// taken away, while they are still this member's.
+func (m *member) OnPartitionsRevoked(ctx context.Context, revoked []consumer.TopicPartition) {
+	offs := map[consumer.TopicPartition]int64{}
+	for _, tp := range revoked {
+		if off, ok := m.processed[TP{tp.Topic, tp.Partition}]; ok {
+			offs[tp] = off
 		}
-		coord = c.API
-		m.mu.Lock()
-		m.coord = coord
-		m.mu.Unlock()
+		delete(m.processed, TP{tp.Topic, tp.Partition})
 	}
-	err := m.g.cluster.doJSON(ctx, http.MethodPost, coord, path, nil, in, out)
-	var we *wire.Error
-	if err != nil && (!errors.As(err, &we) || errors.Is(err, wire.ErrNotCoordinator) ||
-		errors.Is(err, wire.ErrCoordinatorLoadInProgress) || errors.Is(err, wire.ErrCoordinatorNotAvailable)) {
-		m.mu.Lock()
-		m.coord = ""
-		m.mu.Unlock()
+	m.commit(ctx, offs)
+}
+
+// OnPartitionsAssigned notes nothing: a gained partition starts at its
+// committed offset, and processed follows the records polled.
+func (m *member) OnPartitionsAssigned(ctx context.Context, assigned []consumer.TopicPartition) {
+	m.log.Info("assigned", "partitions", assigned)
+}
+
+// OnPartitionsLost forgets partitions that already belong to others (the
+// member was expelled): committing them would be refused.
+func (m *member) OnPartitionsLost(ctx context.Context, lost []consumer.TopicPartition) {
+	m.log.Info("partitions lost", "partitions", lost)
+	for _, tp := range lost {
+		delete(m.processed, TP{tp.Topic, tp.Partition})
+	}
+}
+
+// commit commits offsets, waiting for the answer; a refusal (the
+// partitions moved on) is logged and left to the next owner.
+func (m *member) commit(ctx context.Context, offs map[consumer.TopicPartition]int64) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := m.gc.CommitOffsets(ctx, offs)
+	if err != nil {
+		m.log.Info("commit failed", "offsets", len(offs), "err", err)
 	}
 	return err
 }
 
-func (m *member) heartbeatLoop() {
-	defer m.g.wg.Done()
-	backoff := 100 * time.Millisecond
-	for !m.g.stopped() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		a, err := m.step(ctx)
-		cancel()
-		if err != nil {
-			if errors.Is(err, wire.ErrUnknownMember) || errors.Is(err, wire.ErrFencedInstanceID) {
-				m.log.Info("member expelled; joining again", "err", err)
-				m.dropAll()
-			} else {
-				m.log.Debug("group request failed", "err", err)
-			}
-			if !m.g.sleep(backoff) {
-				return
-			}
-			backoff = min(2*backoff, 2*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		m.apply(a)
-	}
-}
-
-// step joins when the member has no id, else heartbeats (a long poll).
-func (m *member) step(ctx context.Context) (*wire.MemberAssignment, error) {
-	m.mu.Lock()
-	id, gen := m.memberID, m.generation
-	owned := m.ownedLocked()
-	pollAge := time.Since(m.lastPoll).Milliseconds()
-	if m.lastPoll.IsZero() {
-		pollAge = 0
-	}
-	m.mu.Unlock()
-	var a wire.MemberAssignment
-	if id == "" {
-		id = newMemberID()
-		req := wire.JoinGroupRequest{GroupID: m.g.cfg.Group, MemberID: id, ClientID: m.name, Topics: m.g.cfg.Topics,
-			SessionTimeoutMs: int32(m.g.cfg.SessionTimeout / time.Millisecond), RebalanceTimeoutMs: 60000}
-		if err := m.call(ctx, wire.PathGroupJoin, req, &a); err != nil {
-			return nil, err
-		}
-		m.mu.Lock()
-		m.memberID = a.MemberID
-		m.mu.Unlock()
-		m.log.Info("joined", "member_id", a.MemberID, "generation", a.Generation)
-		return &a, nil
-	}
-	req := wire.HeartbeatRequest{GroupID: m.g.cfg.Group, MemberID: id, Generation: gen, Owned: owned,
-		PollAgeMs: pollAge, MaxWaitMs: int32(m.g.cfg.SessionTimeout / 3 / time.Millisecond)}
-	if err := m.call(ctx, wire.PathGroupHeartbeat, req, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
-func (m *member) ownedLocked() []wire.TopicPartitions {
-	by := map[string][]int32{}
-	for tp := range m.owned {
-		by[tp.Topic] = append(by[tp.Topic], tp.Partition)
-	}
-	out := []wire.TopicPartitions{}
-	for t, ps := range by {
-		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
-		out = append(out, wire.TopicPartitions{Topic: t, Partitions: ps})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
-	return out
-}
-
-func flatten(list []wire.TopicPartitions) map[TP]bool {
-	out := map[TP]bool{}
-	for _, tps := range list {
-		for _, p := range tps.Partitions {
-			out[TP{tps.Topic, p}] = true
+// commitOwned commits what was processed of the partitions being consumed.
+func (m *member) commitOwned(committed map[TP]int64) {
+	offs := map[consumer.TopicPartition]int64{}
+	for _, tp := range m.gc.Assignment() {
+		k := TP{tp.Topic, tp.Partition}
+		if off, ok := m.processed[k]; ok && off != committed[k] {
+			offs[tp] = off
 		}
 	}
-	return out
-}
-
-// dropAll forgets the member's id and partitions (after it was expelled).
-func (m *member) dropAll() {
-	m.mu.Lock()
-	var tps []consumer.TopicPartition
-	for tp := range m.owned {
-		tps = append(tps, consumer.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
-	}
-	m.owned = map[TP]bool{}
-	m.memberID, m.generation = "", 0
-	m.mu.Unlock()
-	m.cons.Unassign(tps...)
-}
-
-// apply acts on an assignment: revoked partitions are stopped and their
-// processed offsets committed; new ones start at their committed offset.
-func (m *member) apply(a *wire.MemberAssignment) {
-	revoke, assigned := flatten(a.Revoke), flatten(a.Assigned)
-	m.commitMu.Lock()
-	m.mu.Lock()
-	m.generation = a.Generation
-	var stop []consumer.TopicPartition
-	var final []wire.OffsetCommit
-	var gained []TP
-	for tp := range m.owned {
-		if revoke[tp] || !assigned[tp] {
-			delete(m.owned, tp)
-			stop = append(stop, consumer.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
-			if revoke[tp] && m.processed[tp] > m.committed[tp] {
-				final = append(final, wire.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: m.processed[tp], LeaderEpoch: -1})
-			}
-		}
-	}
-	for tp := range assigned {
-		if !m.owned[tp] {
-			gained = append(gained, tp)
-		}
-	}
-	m.mu.Unlock()
-	m.cons.Unassign(stop...)
-	if len(final) > 0 {
-		m.commit(final)
-	}
-	m.commitMu.Unlock()
-	if len(gained) == 0 {
+	if m.commit(context.Background(), offs) != nil {
 		return
 	}
-	sortTPs(gained)
-	offsets, err := m.fetchOffsets(gained)
-	if err != nil {
-		m.log.Warn("cannot fetch committed offsets; not taking the partitions yet", "err", err)
-		return
-	}
-	for _, tp := range gained {
-		ctp := consumer.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
-		off, ok := offsets[tp]
-		if !ok || off < 0 {
-			off = consumer.OffsetEarliest
-		}
-		if err := m.cons.Assign(ctp); err != nil {
-			return
-		}
-		if err := m.cons.Seek(ctp, off); err != nil {
-			m.log.Warn("seek failed", "tp", tp, "err", err)
-		}
-		m.mu.Lock()
-		m.owned[tp] = true
-		m.processed[tp] = max(off, 0)
-		m.committed[tp] = max(off, 0)
-		m.mu.Unlock()
-	}
-	m.log.Info("assigned", "generation", a.Generation, "gained", len(gained), "revoked", len(stop))
-}
-
-// fetchOffsets returns the committed offsets of the partitions, retrying
-// for a while through coordinator changes.
-func (m *member) fetchOffsets(tps []TP) (map[TP]int64, error) {
-	by := map[string][]int32{}
-	for _, tp := range tps {
-		by[tp.Topic] = append(by[tp.Topic], tp.Partition)
-	}
-	req := wire.OffsetFetchRequest{GroupID: m.g.cfg.Group}
-	for t, ps := range by {
-		req.Topics = append(req.Topics, wire.TopicPartitions{Topic: t, Partitions: ps})
-	}
-	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		var resp wire.OffsetFetchResponse
-		lastErr = m.call(ctx, wire.PathGroupOffsetsFetch, req, &resp)
-		cancel()
-		if lastErr == nil {
-			out := map[TP]int64{}
-			for _, o := range resp.Offsets {
-				out[TP{o.Topic, o.Partition}] = o.Offset
-			}
-			return out, nil
-		}
-		if !m.g.sleep(500 * time.Millisecond) {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-// commit commits offsets (commitMu held by the caller).
-func (m *member) commit(offsets []wire.OffsetCommit) {
-	m.mu.Lock()
-	req := wire.OffsetCommitRequest{GroupID: m.g.cfg.Group, MemberID: m.memberID, Generation: m.generation, Offsets: offsets}
-	m.mu.Unlock()
-	if req.MemberID == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var resp wire.OffsetCommitResponse
-	if err := m.call(ctx, wire.PathGroupCommit, req, &resp); err != nil {
-		m.log.Debug("commit failed", "err", err)
-		return
-	}
-	m.mu.Lock()
-	for _, o := range offsets {
-		tp := TP{o.Topic, o.Partition}
-		if o.Offset > m.committed[tp] {
-			m.committed[tp] = o.Offset
-		}
-	}
-	m.mu.Unlock()
-}
-
-// commitOwned commits what was processed of the owned partitions.
-func (m *member) commitOwned() {
-	m.commitMu.Lock()
-	defer m.commitMu.Unlock()
-	m.mu.Lock()
-	var offsets []wire.OffsetCommit
-	for tp := range m.owned {
-		if m.processed[tp] > m.committed[tp] {
-			offsets = append(offsets, wire.OffsetCommit{Topic: tp.Topic, Partition: tp.Partition, Offset: m.processed[tp], LeaderEpoch: -1})
-		}
-	}
-	m.mu.Unlock()
-	if len(offsets) > 0 {
-		m.commit(offsets)
+	for tp, off := range offs {
+		committed[TP{tp.Topic, tp.Partition}] = off
 	}
 }
 
+// pollLoop polls, processes (records each workload record as consumed) and
+// commits every CommitInterval, until the group stops.
 func (m *member) pollLoop() {
 	defer m.g.wg.Done()
 	lastCommit := time.Now()
+	committed := map[TP]int64{}
 	for !m.g.stopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		recs, err := m.cons.Poll(ctx)
+		recs, err := m.gc.Poll(ctx)
 		cancel()
-		var noOffset *consumer.NoOffsetError
-		var outOfRange *consumer.OffsetOutOfRangeError
 		switch {
-		case errors.As(err, &noOffset):
-			m.cons.Seek(consumer.TopicPartition{Topic: noOffset.Topic, Partition: noOffset.Partition}, consumer.OffsetEarliest)
-		case errors.As(err, &outOfRange):
-			m.cons.Seek(consumer.TopicPartition{Topic: outOfRange.Topic, Partition: outOfRange.Partition}, consumer.OffsetEarliest)
 		case errors.Is(err, consumer.ErrClosed):
 			return
 		case err != nil && !errors.Is(err, context.DeadlineExceeded):
 			m.log.Warn("poll failed", "err", err)
+			if !m.g.sleep(200 * time.Millisecond) {
+				return
+			}
 		}
-		m.mu.Lock()
-		m.lastPoll = time.Now()
-		var done []struct {
-			tp TP
-			id RecordID
-		}
+		var done []consumedRecord
 		for _, r := range recs {
 			tp := TP{r.Topic, r.Partition}
-			if !m.owned[tp] || r.Offset < m.processed[tp] {
-				continue
-			}
 			m.processed[tp] = r.Offset + 1
 			if _, _, id, ok := DecodeValue(r.Value); ok {
-				done = append(done, struct {
-					tp TP
-					id RecordID
-				}{tp, id})
+				done = append(done, consumedRecord{tp, id})
 			}
 		}
-		m.mu.Unlock()
-		if len(done) > 0 {
-			m.g.mu.Lock()
-			for _, d := range done {
-				if m.g.consumed[d.tp] == nil {
-					m.g.consumed[d.tp] = map[RecordID]bool{}
-				}
-				m.g.consumed[d.tp][d.id] = true
-			}
-			m.g.mu.Unlock()
-		}
+		m.g.noteConsumed(done)
 		if time.Since(lastCommit) >= m.g.cfg.CommitInterval {
-			m.commitOwned()
+			m.commitOwned(committed)
 			lastCommit = time.Now()
 		}
 	}
 }
 
-// leave leaves the group after a last commit.
-func (m *member) leave(ctx context.Context) {
-	m.commitOwned()
-	m.mu.Lock()
-	id := m.memberID
-	m.mu.Unlock()
-	if id == "" {
+// consumedRecord is a workload record a member processed.
+type consumedRecord struct {
+	tp TP
+	id RecordID
+}
+
+// noteConsumed records processed workload records.
+func (g *Group) noteConsumed(done []consumedRecord) {
+	if len(done) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var resp wire.LeaveGroupResponse
-	m.call(ctx, wire.PathGroupLeave, wire.LeaveGroupRequest{GroupID: m.g.cfg.Group, MemberID: id, Reason: "chaos run over"}, &resp)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, d := range done {
+		if g.consumed[d.tp] == nil {
+			g.consumed[d.tp] = map[RecordID]bool{}
+		}
+		g.consumed[d.tp][d.id] = true
+	}
 }
