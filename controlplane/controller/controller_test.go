@@ -105,6 +105,17 @@ func TestFailoverRebalanceAndTopicAdmin(t *testing.T) {
 	if md.Configs["cleanup.policy"] != "compact" || md.Configs["retention.ms"] != "" {
 		t.Fatalf("configs %v", md.Configs)
 	}
+	// A config the data nodes do not apply is refused, naming it; deleting
+	// one (a topic an older strand-meta accepted it for) is not.
+	err := call(t, c.Addr(), http.MethodPost, wire.PathAdminConfigs,
+		wire.AlterConfigsRequest{Topic: "orders", Set: map[string]string{"compression.type": "gzip"}}, nil)
+	if we := (*wire.Error)(nil); !errors.As(err, &we) || we.Code != wire.CodeInvalidConfig || !strings.Contains(we.Message, "compression.type") {
+		t.Fatalf("alter compression.type=gzip: %v", err)
+	}
+	if err := call(t, c.Addr(), http.MethodPost, wire.PathAdminConfigs,
+		wire.AlterConfigsRequest{Topic: "orders", Delete: []string{"segment.index.bytes"}}, nil); err != nil {
+		t.Fatalf("delete segment.index.bytes: %v", err)
+	}
 	var del wire.DeleteTopicResponse
 	if err := call(t, c.Addr(), http.MethodDelete, wire.PathAdminTopics+"?topic=orders", nil, &del); err != nil {
 		t.Fatal(err)
@@ -139,6 +150,8 @@ func TestCreateTopicRejectsBadInput(t *testing.T) {
 		{"negative rf", wire.CreateTopicRequest{Topic: "a", Partitions: 1, ReplicationFactor: -1}, wire.CodeInvalidReplicationFactor},
 		{"unknown config", wire.CreateTopicRequest{Topic: "a", Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"no.such": "1"}}, wire.CodeInvalidConfig},
 		{"bad config value", wire.CreateTopicRequest{Topic: "a", Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"cleanup.policy": "shred"}}, wire.CodeInvalidConfig},
+		{"compression other than producer", wire.CreateTopicRequest{Topic: "a", Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"compression.type": "gzip"}}, wire.CodeInvalidConfig},
+		{"config the data nodes do not apply", wire.CreateTopicRequest{Topic: "a", Partitions: 1, ReplicationFactor: 1, Configs: map[string]string{"local.retention.ms": "1000"}}, wire.CodeInvalidConfig},
 		{"exists", wire.CreateTopicRequest{Topic: "dup", Partitions: 1, ReplicationFactor: 1}, wire.CodeTopicAlreadyExists},
 	}
 	for _, tc := range cases {
