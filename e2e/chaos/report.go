@@ -41,6 +41,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 	}
+	if len(r.Partitions) > 0 {
+		fmt.Fprintln(w)
+		if err := r.writePartitions(w); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(w, "\nreplicas differing below the high watermark: %d\n", r.ReplicaMismatches)
 	fmt.Fprintf(w, "committed offsets moving backwards: %d\n", r.CommitRegressions)
 	fmt.Fprintf(w, "groups not converged: %d\n", r.GroupsNotConverged)
@@ -53,6 +59,27 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nverdict: FAIL (%d violations)\n", len(r.Violations))
 	for _, v := range r.Violations {
 		if _, err := fmt.Fprintln(w, "  "+v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writePartitions prints each partition's longest unavailability and the
+// fault it fell in, as a Markdown table.
+func (r *Report) writePartitions(w io.Writer) error {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', tabwriter.Debug)
+	fmt.Fprintln(tw, "| partition\t longest unavailability\t during\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t")
+	for _, g := range r.Partitions {
+		fmt.Fprintf(tw, "| %s\t %s\t %s\t\n", g.TP, roundDuration(g.Longest), g.Fault)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
 			return err
 		}
 	}
