@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http/httptrace"
 	"sync"
 	"time"
 
@@ -84,6 +85,12 @@ type request struct {
 	// so it may have reached the leader before them (each request has a
 	// connection of its own).
 	behind bool
+	// after is closed once the previous request of the partition was
+	// written to its connection (or failed before), wrote once this one
+	// was: requests are written in the order sent, so that they mostly
+	// reach the leader in that order.
+	after <-chan struct{}
+	wrote chan struct{}
 }
 
 // sender is the state run keeps between iterations.
@@ -144,7 +151,10 @@ func (pt *partition) run() {
 				if req == nil {
 					break
 				}
-				req.behind = len(s.inflight) > 0
+				req.wrote = make(chan struct{})
+				if n := len(s.inflight); n > 0 {
+					req.behind, req.after = true, s.inflight[n-1].wrote
+				}
 				s.inflight = append(s.inflight, req)
 				pt.p.stats.requests.Add(1)
 				go pt.do(req, s.results)
@@ -342,7 +352,12 @@ func (pt *partition) number(s *sender, b *batch) {
 // do sends one request; it runs on its own goroutine and owns req until it
 // hands it back on results.
 func (pt *partition) do(req *request, results chan<- *request) {
-	defer func() { results <- req }()
+	var wrote sync.Once
+	written := func() { wrote.Do(func() { close(req.wrote) }) }
+	defer func() {
+		written()
+		results <- req
+	}()
 	p := pt.p
 	cfg := &p.cfg
 	var body []byte
@@ -377,7 +392,16 @@ func (pt *partition) do(req *request, results chan<- *request) {
 		req.err = err
 		return
 	}
-	req.resp, req.err = p.tr.Produce(ctx, leader.Addr, transport.ProduceRequest{
+	if req.after != nil {
+		select {
+		case <-req.after:
+		case <-ctx.Done():
+			req.err = fmt.Errorf("waiting for the partition's previous request to be written: %w", ctx.Err())
+			return
+		}
+	}
+	tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { written() }})
+	req.resp, req.err = p.tr.Produce(tctx, leader.Addr, transport.ProduceRequest{
 		Topic: pt.key.topic, Partition: pt.key.partition, Acks: int(cfg.acks),
 		Timeout: timeout, Body: body,
 	})
@@ -430,14 +454,17 @@ func (pt *partition) handle(s *sender, req *request) {
 			b := req.batches[0]
 			switch {
 			case s.earlierPending(b):
-				// The gap is an earlier batch, which goes first.
+				// The gap is an earlier batch, which goes first; its
+				// failure set the backoff.
+				pt.retryNow(s, b, err)
+				return
 			case req.behind && !epoch:
 				// It overtook an earlier request on the way and came
 				// too soon: the earlier ones are acknowledged now, so
 				// it goes again at once.
-				s.requeue(b)
-				p.stats.retries.Add(1)
-				s.recovering = true
+				p.log.Debug("a request overtook an earlier one, sending it again", "topic", pt.key.topic, "partition", pt.key.partition,
+					"sequence", b.seq, "err", err)
+				pt.retryNow(s, b, err)
 				return
 			default:
 				// The leader has neither this batch nor a later one:
@@ -473,6 +500,19 @@ func (pt *partition) handle(s *sender, req *request) {
 	s.retryAt = now.Add(p.cfg.conn.RetryBackoff.Delay(s.failures))
 	p.router.Invalidate()
 	p.log.Debug("produce failed, will retry", "topic", pt.key.topic, "partition", pt.key.partition, "failures", s.failures, "err", err)
+}
+
+// retryNow queues a batch refused for a sequence gap that an earlier batch
+// explains: it goes again after the earlier ones, without a backoff of its
+// own or a metadata refresh.
+func (pt *partition) retryNow(s *sender, b *batch, err error) {
+	if b.attempts > pt.p.cfg.retries {
+		pt.fail(s, b, pt.wrap(fmt.Errorf("gave up after %d attempts: %w", b.attempts, err)))
+		return
+	}
+	s.requeue(b)
+	pt.p.stats.retries.Add(1)
+	s.recovering = true
 }
 
 // tooLarge splits what the leader found too large and queues the parts again
