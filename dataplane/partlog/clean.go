@@ -260,6 +260,7 @@ type cleaning struct {
 	// the cleaned range: that batch is kept even when emptied.
 	producers map[int64]int64
 	mapEnd    int64
+	keepOffs  []int64 // offsets of the records kept of the batch at hand
 	res       CleanResult
 	buf       []byte
 	out       []byte
@@ -497,16 +498,14 @@ func (c *cleaning) mapSegment(s *segment, limit int) (full bool, err error) {
 			return true, nil
 		}
 		if !h.Control() {
-			bs, err := recordbatch.DecodeBatches(b, limit)
-			if err != nil {
-				return false, storageErr(err, "cleaner decode of batch %d in %s", h.BaseOffset, s.logPath)
-			}
-			for _, r := range bs[0].Records {
-				if r.Key != nil {
-					c.km.put(r.Key, r.Offset)
+			if err := c.eachRecord(b, h, limit, func(r keyedRecord) {
+				if r.key != nil {
+					c.km.put(r.key, r.offset)
 				}
+				c.res.RecordsIn++
+			}); err != nil {
+				return false, storageErr(err, "cleaner read of batch %d in %s", h.BaseOffset, s.logPath)
 			}
-			c.res.RecordsIn += int64(len(bs[0].Records))
 		}
 		if h.ProducerID >= 0 {
 			c.producers[h.ProducerID] = h.LastOffset()
@@ -519,17 +518,17 @@ func (c *cleaning) mapSegment(s *segment, limit int) (full bool, err error) {
 // keys were not mapped), keyless ones go (a compacted log cannot hold them:
 // Kafka's cleaner drops them too), superseded ones go, and a latest record
 // that is a tombstone goes once it is older than delete.retention.ms.
-func (c *cleaning) keep(r *recordbatch.Record, nowMs int64) bool {
-	if r.Offset >= c.mapEnd {
+func (c *cleaning) keep(r keyedRecord, nowMs int64) bool {
+	if r.offset >= c.mapEnd {
 		return true
 	}
-	if r.Key == nil {
+	if r.key == nil {
 		return false
 	}
-	if latest, ok := c.km.get(r.Key); ok && latest > r.Offset {
+	if latest, ok := c.km.get(r.key); ok && latest > r.offset {
 		return false
 	}
-	if r.Value == nil && nowMs-r.Timestamp > c.p.cfg.DeleteRetentionMs {
+	if r.tombstone && nowMs-r.timestamp > c.p.cfg.DeleteRetentionMs {
 		c.res.TombstonesOut++
 		return false
 	}
@@ -640,24 +639,24 @@ func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, now
 			c.res.RecordsOut += int64(h.RecordCount)
 			continue
 		}
-		bs, err := recordbatch.DecodeBatches(b, limit)
-		if err != nil {
-			return storageErr(err, "cleaner decode of batch %d in %s", h.BaseOffset, br.f.Name())
-		}
-		recs := bs[0].Records
-		kept := make([]recordbatch.Record, 0, len(recs))
-		for i := range recs {
-			if c.keep(&recs[i], nowMs) {
-				kept = append(kept, recs[i])
+		c.keepOffs = c.keepOffs[:0]
+		total := 0
+		if err := c.eachRecord(b, h, limit, func(r keyedRecord) {
+			total++
+			if c.keep(r, nowMs) {
+				c.keepOffs = append(c.keepOffs, r.offset)
 			}
+		}); err != nil {
+			return storageErr(err, "cleaner read of batch %d in %s", h.BaseOffset, br.f.Name())
 		}
-		c.res.RecordsOut += int64(len(kept))
+		kept := len(c.keepOffs)
+		c.res.RecordsOut += int64(kept)
 		var out []byte
 		switch {
-		case len(kept) == len(recs):
+		case kept == total:
 			out = b
-		case len(kept) > 0:
-			if out, err = recordbatch.Rebuild(h, kept); err != nil {
+		case kept > 0:
+			if out, err = c.rebuild(b, h, limit); err != nil {
 				return storageErr(err, "cleaner rebuild of batch %d", h.BaseOffset)
 			}
 		case h.ProducerID >= 0 && c.producers[h.ProducerID] == h.LastOffset():
@@ -669,6 +668,40 @@ func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, now
 			return err
 		}
 	}
+}
+
+// eachRecord calls fn for each record of batch b: by walkKeyed for an
+// uncompressed batch, by decoding it otherwise.
+func (c *cleaning) eachRecord(b []byte, h recordbatch.BatchHeader, limit int, fn func(keyedRecord)) error {
+	if h.Compression() == recordbatch.None {
+		return walkKeyed(b, h, fn)
+	}
+	bs, err := recordbatch.DecodeBatches(b, limit)
+	if err != nil {
+		return err
+	}
+	for _, r := range bs[0].Records {
+		fn(keyedRecord{offset: r.Offset, timestamp: r.Timestamp, key: r.Key, tombstone: r.Value == nil})
+	}
+	return nil
+}
+
+// rebuild writes batch b again with only the records at c.keepOffs
+// (increasing), keeping the batch's identity (recordbatch.Rebuild).
+func (c *cleaning) rebuild(b []byte, h recordbatch.BatchHeader, limit int) ([]byte, error) {
+	bs, err := recordbatch.DecodeBatches(b, limit)
+	if err != nil {
+		return nil, err
+	}
+	kept := make([]recordbatch.Record, 0, len(c.keepOffs))
+	i := 0
+	for _, r := range bs[0].Records {
+		if i < len(c.keepOffs) && r.Offset == c.keepOffs[i] {
+			kept = append(kept, r)
+			i++
+		}
+	}
+	return recordbatch.Rebuild(h, kept)
 }
 
 // RecordBatch v2 header fields the cleaner rewrites for an emptied batch.
