@@ -138,6 +138,9 @@ type GroupConsumer struct {
 
 	autoNext  time.Time
 	committed map[TopicPartition]int64 // last offsets known committed by this member
+	// startAt holds committed offsets the membership goroutine fetched for
+	// granted partitions Poll has not started yet (NoOffset: none).
+	startAt map[TopicPartition]int64
 }
 
 // NewGroup returns a consumer for group. It does no I/O until Subscribe.
@@ -166,7 +169,7 @@ func NewGroup(group string, opts ...Option) (*GroupConsumer, error) {
 		kick:     make(chan struct{}, 1),
 		loopDone: make(chan struct{}),
 		granted:  map[TopicPartition]bool{}, toRevoke: map[TopicPartition]bool{}, active: map[TopicPartition]bool{},
-		committed: map[TopicPartition]int64{},
+		committed: map[TopicPartition]int64{}, startAt: map[TopicPartition]int64{},
 		lastPoll:  time.Now(),
 		memberID:  newMemberID(),
 	}
@@ -413,6 +416,7 @@ func (g *GroupConsumer) revoke(ctx context.Context, tps []TopicPartition) {
 		delete(g.toRevoke, tp)
 		delete(g.active, tp)
 		delete(g.committed, tp)
+		delete(g.startAt, tp)
 	}
 	g.mu.Unlock()
 	g.log.Debug("partitions revoked", "partitions", len(tps))
@@ -422,11 +426,34 @@ func (g *GroupConsumer) revoke(ctx context.Context, tps []TopicPartition) {
 // assign starts consuming gained partitions at their committed offsets.
 func (g *GroupConsumer) assign(ctx context.Context, tps []TopicPartition) error {
 	sortTPs(tps)
-	committed, err := g.fetchCommitted(ctx, tps)
-	if err != nil {
-		return err
+	// The membership goroutine fetched the committed offsets of most
+	// grants already; fetch the rest.
+	committed := map[TopicPartition]int64{}
+	var missing []TopicPartition
+	g.mu.Lock()
+	for _, tp := range tps {
+		if off, ok := g.startAt[tp]; ok {
+			if off >= 0 {
+				committed[tp] = off
+			}
+		} else {
+			missing = append(missing, tp)
+		}
+	}
+	g.mu.Unlock()
+	if len(missing) > 0 {
+		fetched, err := g.fetchCommitted(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for tp, off := range fetched {
+			committed[tp] = off
+		}
 	}
 	g.mu.Lock()
+	for _, tp := range tps {
+		delete(g.startAt, tp)
+	}
 	// Keep only what is still granted: the group may have moved on while
 	// the offsets were fetched.
 	at := map[TopicPartition]int64{}

@@ -65,6 +65,7 @@ func (g *GroupConsumer) run() {
 		}
 		if err == nil {
 			failures = 0
+			g.prefetch(ctx)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -169,6 +170,55 @@ func (g *GroupConsumer) send(ctx context.Context, path string, in, out any, wait
 	return err
 }
 
+// prefetch fetches the committed offsets of granted partitions that Poll
+// has not started, so that Poll can start them without a round trip. A
+// grant comes only once the previous owner confirmed its revocation, after
+// its last commit, so the offsets stay valid until Poll uses them. Errors
+// are left for Poll to meet.
+func (g *GroupConsumer) prefetch(ctx context.Context) {
+	g.mu.Lock()
+	var want []TopicPartition
+	for tp := range g.granted {
+		if _, ok := g.startAt[tp]; !ok && !g.active[tp] && !g.toRevoke[tp] {
+			want = append(want, tp)
+		}
+	}
+	for tp := range g.startAt {
+		if !g.granted[tp] {
+			delete(g.startAt, tp) // the grant went away: fetch again if it returns
+		}
+	}
+	g.mu.Unlock()
+	if len(want) == 0 {
+		return
+	}
+	sortTPs(want)
+	fctx, cancel := context.WithTimeout(ctx, g.c.cfg.requestTimeout)
+	defer cancel()
+	var resp wire.OffsetFetchResponse
+	req := wire.OffsetFetchRequest{GroupID: g.group, Topics: toWire(want)}
+	if err := g.send(fctx, wire.PathGroupOffsetsFetch, req, &resp, 0); err != nil {
+		g.log.Debug("prefetching committed offsets failed", "err", err)
+		return
+	}
+	got := map[TopicPartition]int64{}
+	for _, o := range resp.Offsets {
+		got[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+	}
+	g.mu.Lock()
+	for _, tp := range want {
+		if g.granted[tp] && !g.active[tp] {
+			off, ok := got[tp]
+			if !ok {
+				off = wire.NoOffset
+			}
+			g.startAt[tp] = off
+		}
+	}
+	g.mu.Unlock()
+	signal(g.wake)
+}
+
 // apply takes an answer's assignment: new grants, revocations, generation.
 // It reports whether the partitions changed.
 func (g *GroupConsumer) apply(a wire.MemberAssignment) bool {
@@ -197,6 +247,7 @@ func (g *GroupConsumer) apply(a wire.MemberAssignment) bool {
 	for tp := range assigned {
 		if !g.granted[tp] {
 			g.granted[tp] = true
+			delete(g.startAt, tp) // a new grant: its offsets are fetched anew
 			changed = true
 		}
 		if g.toRevoke[tp] {
@@ -285,6 +336,7 @@ func (g *GroupConsumer) checkSession() {
 // lost. g.mu must be held.
 func (g *GroupConsumer) loseAllLocked() {
 	g.joined = false
+	g.startAt = map[TopicPartition]int64{}
 	g.granted = map[TopicPartition]bool{}
 	g.toRevoke = map[TopicPartition]bool{}
 	if len(g.active) > 0 {

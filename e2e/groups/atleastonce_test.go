@@ -181,7 +181,11 @@ func TestAtLeastOnceWithKilledConsumers(t *testing.T) {
 	window := map[pOff]bool{}
 	for _, rp := range procs {
 		for _, in := range rp.incarnations() {
-			t.Logf("%s processed %d records, last acknowledged commits %v", in.name, len(in.processed), in.acked)
+			defer func() {
+				if t.Failed() {
+					t.Logf("%s processed %d records, last acknowledged commits %v", in.name, len(in.processed), in.acked)
+				}
+			}()
 			for _, po := range in.processed {
 				seen[po]++
 				if a, ok := in.acked[po.p]; !ok || po.off >= a {
