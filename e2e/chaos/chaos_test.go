@@ -191,7 +191,7 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := b.String()
 	t.Log("\n" + out)
-	for _, want := range []string{"| fault", "| baseline", "| total", "verdict: PASS", "50ms (t-0)", "| partition", "| t-0"} {
+	for _, want := range []string{"| fault", "| baseline", "| total", "verdict: PASS", "50ms (t-0)", "| longest unavailability", "| t-0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -92,20 +92,14 @@ type Row struct {
 	Duration           time.Duration
 }
 
-// PartitionGap is one partition's longest stretch without an
-// acknowledgement over the whole run, and the phase it fell in.
-type PartitionGap struct {
-	TP      TP
-	Longest time.Duration
-	Fault   string
-}
-
 // Report is the checker's verdict.
 type Report struct {
 	Rows []Row
-	// Partitions is each partition's longest unavailability, sorted by
-	// partition.
-	Partitions []PartitionGap
+	// Partitions lists the partitions written, sorted; Gaps holds, per row
+	// (phase), each partition's longest stretch without an
+	// acknowledgement.
+	Partitions []TP
+	Gaps       []map[TP]time.Duration
 	// Violations lists every broken promise, one line each (bounded: see
 	// maxListed).
 	Violations []string
@@ -154,21 +148,8 @@ func Check(in Input) *Report {
 			}
 		}
 	}
-	worst := map[TP]PartitionGap{}
-	for i, gaps := range in.Ledger.MaxGap {
-		for tp, d := range gaps {
-			if d > worst[tp].Longest {
-				worst[tp] = PartitionGap{TP: tp, Longest: d, Fault: rows[i].Fault}
-			}
-		}
-	}
-	for _, g := range worst {
-		rep.Partitions = append(rep.Partitions, g)
-	}
-	sort.Slice(rep.Partitions, func(i, j int) bool {
-		a, b := rep.Partitions[i].TP, rep.Partitions[j].TP
-		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
-	})
+	rep.Partitions = in.Ledger.Partitions()
+	rep.Gaps = in.Ledger.MaxGap
 	phaseOf := func(tp TP, id RecordID) int {
 		if s, ok := in.Ledger.Sends[tp][id]; ok {
 			return s.Phase

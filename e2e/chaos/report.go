@@ -65,15 +65,30 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
-// writePartitions prints each partition's longest unavailability and the
-// fault it fell in, as a Markdown table.
+// writePartitions prints each partition's longest unavailability in each
+// phase, as a Markdown table: a row per partition, a column per phase.
 func (r *Report) writePartitions(w io.Writer) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| partition\t longest unavailability\t during\t")
-	fmt.Fprintln(tw, "|---\t---\t---\t")
-	for _, g := range r.Partitions {
-		fmt.Fprintf(tw, "| %s\t %s\t %s\t\n", g.TP, roundDuration(g.Longest), g.Fault)
+	fmt.Fprint(tw, "| longest unavailability\t")
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, " %s\t", row.Fault)
+	}
+	fmt.Fprint(tw, "\n|---\t")
+	for range r.Rows {
+		fmt.Fprint(tw, "---\t")
+	}
+	fmt.Fprintln(tw)
+	for _, tp := range r.Partitions {
+		fmt.Fprintf(tw, "| %s\t", tp)
+		for i := range r.Rows {
+			cell := "-"
+			if i < len(r.Gaps) && r.Gaps[i][tp] > 0 {
+				cell = roundDuration(r.Gaps[i][tp]).String()
+			}
+			fmt.Fprintf(tw, " %s\t", cell)
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
