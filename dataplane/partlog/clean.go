@@ -451,6 +451,9 @@ func (c *cleaning) buildMap() error {
 	limit := decompressLimit(p.cfg)
 	for i := p.dirtyFrom; i < p.dirtyTo; i++ {
 		s := p.segs[i]
+		if c.l.isClosed() {
+			return closedErr(c.l.dir)
+		}
 		full, err := c.mapSegment(s, limit)
 		if err != nil {
 			return err
@@ -570,15 +573,22 @@ func (c *cleaning) cleanGroup(g segGroup) error {
 		c.res.BytesWritten += int64(len(b))
 		return c.opts.throttle.wait(c.ctx, len(b))
 	}
-	for _, s := range g.segs {
+	last := len(g.segs) - 1
+	for last > 0 && g.segs[last].size == 0 {
+		last--
+	}
+	for i, s := range g.segs {
 		if s.size == 0 {
 			continue
+		}
+		if l.isClosed() {
+			return closedErr(l.dir)
 		}
 		br, err := openBatchReader(s.logPath, s.size, c.opts.BufferBytes)
 		if err != nil {
 			return storageErr(err, "open segment %s", s.logPath)
 		}
-		err = c.rewriteSegment(br, write, nowMs, limit)
+		err = c.rewriteSegment(br, write, nowMs, limit, i == last)
 		br.close()
 		if err != nil {
 			return err
@@ -616,8 +626,10 @@ func (c *cleaning) cleanGroup(g segGroup) error {
 // batches whose records all stay are copied as they are; batches that
 // lose records are rebuilt (RecordBatch v2, same offsets, leader epoch,
 // producer id, epoch and base sequence); emptied batches are dropped,
-// except a producer's last, kept without records.
-func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, nowMs int64, limit int) error {
+// except a producer's last and the group's last (with keepLast), kept
+// without records: the group then ends at the offset the original did, so
+// a follower fetching it, or a recovery scanning it, finds the same end.
+func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, nowMs int64, limit int, keepLast bool) error {
 	for {
 		if err := c.ctx.Err(); err != nil {
 			return err
@@ -659,7 +671,7 @@ func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, now
 			if out, err = c.rebuild(b, h, limit); err != nil {
 				return storageErr(err, "cleaner rebuild of batch %d", h.BaseOffset)
 			}
-		case h.ProducerID >= 0 && c.producers[h.ProducerID] == h.LastOffset():
+		case h.ProducerID >= 0 && c.producers[h.ProducerID] == h.LastOffset(), keepLast && br.pos >= br.size:
 			out = emptyBatch(b)
 		default:
 			continue
@@ -725,6 +737,13 @@ func emptyBatch(b []byte) []byte {
 	binary.BigEndian.PutUint32(out[batchOffRecordCount:], 0)
 	binary.BigEndian.PutUint32(out[17:], recordbatch.Checksum(out))
 	return out
+}
+
+// isClosed reports whether the log was closed (a cleaning stops).
+func (l *Log) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
 }
 
 // swapIn replaces the group's segments with the cleaned file, atomically

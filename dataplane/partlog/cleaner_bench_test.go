@@ -63,7 +63,10 @@ func TestCleanerThroughput(t *testing.T) {
 		}
 		var before, after syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &before)
-		res, err := l.Clean(context.Background(), CleanOptions{KeyMapBytes: 128 << 20, BufferBytes: 1 << 20})
+		cleanStart := time.Now()
+		var steps []string
+		hook := func(p string) { steps = append(steps, fmt.Sprintf("%s@%v", p, time.Since(cleanStart).Round(10*time.Millisecond))) }
+		res, err := l.Clean(context.Background(), CleanOptions{KeyMapBytes: 128 << 20, BufferBytes: 1 << 20, hook: hook})
 		syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 		if err != nil {
 			t.Fatal(err)
@@ -79,6 +82,9 @@ func TestCleanerThroughput(t *testing.T) {
 		t.Logf("run %d: log of %.0f MB (%d segments -> %d, %.0f MB written) cleaned in %v: %.0f MB/s of log (%.0f MB/s read, both passes); CPU %v: %.0f MB of log per CPU-second",
 			run, logMB, res.SegmentsIn, res.SegmentsOut, float64(res.BytesWritten)/1e6, res.Took.Round(time.Millisecond), mbps,
 			float64(res.BytesRead)/1e6/res.Took.Seconds(), cpu.Round(time.Millisecond), logMB/cpu.Seconds())
+		if os.Getenv("PARTLOG_CLEANER_BENCH_STEPS") != "" {
+			t.Logf("steps: %v", steps)
+		}
 		l.Close()
 		os.RemoveAll(dir)
 	}

@@ -584,6 +584,20 @@ func TestFollowerCleansIndependently(t *testing.T) {
 	want := h.expected(leader.EndOffset(), clock.Now().UnixMilli(), cfg.DeleteRetentionMs)
 	checkRecords(t, leader, want)
 	checkRecords(t, follower, want)
+
+	// A new follower of the cleaned leader (whose active segment is
+	// empty) ends where the leader does: a group keeps its last batch.
+	fresh, err := Open(t.TempDir(), cfg, Options{Logger: quietLogger(), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	follower, fetched = fresh, 0
+	replicate()
+	if fresh.EndOffset() != leader.EndOffset() {
+		t.Fatalf("a follower of the cleaned leader ends at %d, the leader at %d", fresh.EndOffset(), leader.EndOffset())
+	}
+	checkRecords(t, fresh, want)
 }
 
 // TestCleanMergesSmallSegments: cleaning merges segments up to

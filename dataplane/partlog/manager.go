@@ -285,6 +285,10 @@ func (m *Manager) Remove(topic string, partition int32) error {
 		return nil
 	}
 	l.shutdown()
+	// A cleaning of the log stops at its next segment; wait for it, so
+	// that nothing writes in the directory while it goes.
+	l.cleanMu.Lock()
+	l.cleanMu.Unlock()
 	gone := fmt.Sprintf("%s.%d%s", l.dir, time.Now().UnixNano(), deletedSuffix)
 	if err := os.Rename(l.dir, gone); err != nil {
 		return storageErr(err, "rename %s for deletion", l.dir)
