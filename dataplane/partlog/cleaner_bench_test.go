@@ -65,7 +65,9 @@ func TestCleanerThroughput(t *testing.T) {
 		syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 		cleanStart := time.Now()
 		var steps []string
-		hook := func(p string) { steps = append(steps, fmt.Sprintf("%s@%v", p, time.Since(cleanStart).Round(10*time.Millisecond))) }
+		hook := func(p string) {
+			steps = append(steps, fmt.Sprintf("%s@%v", p, time.Since(cleanStart).Round(10*time.Millisecond)))
+		}
 		res, err := l.Clean(context.Background(), CleanOptions{KeyMapBytes: 128 << 20, BufferBytes: 1 << 20, hook: hook})
 		syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 		if err != nil {
