@@ -162,3 +162,31 @@ func TestSnapshotAndRebuild(t *testing.T) {
 		t.Fatalf("state after the truncation still has offset %d (log end %d)", last.LastOffset, l.EndOffset())
 	}
 }
+
+func TestAhead(t *testing.T) {
+	tb := New(0)
+	in := func(pid int64, epoch int16, first, last int32) Incoming {
+		return Incoming{ProducerID: pid, Epoch: epoch, FirstSeq: first, LastSeq: last}
+	}
+	tb.Update(in(7, 1, 0, 4), 0, 4, 0, 0)
+	tb.Update(in(8, 0, math.MaxInt32-1, math.MaxInt32), 5, 6, 0, 0)
+	for _, c := range []struct {
+		name string
+		in   Incoming
+		want bool
+	}{
+		{"unknown producer beyond 0", in(9, 0, 5, 9), true},
+		{"unknown producer at 0", in(9, 0, 0, 9), false},
+		{"beyond the next", in(7, 1, 10, 14), true},
+		{"the next", in(7, 1, 5, 9), false},
+		{"behind the next", in(7, 1, 3, 4), false},
+		{"older epoch", in(7, 0, 10, 14), false},
+		{"newer epoch beyond 0", in(7, 2, 10, 14), true},
+		{"beyond the next across the wrap", in(8, 0, 3, 4), true},
+		{"the next across the wrap", in(8, 0, 0, 4), false},
+	} {
+		if got := tb.Ahead(c.in); got != c.want {
+			t.Errorf("%s: Ahead = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

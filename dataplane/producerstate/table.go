@@ -157,6 +157,28 @@ func (t *Table) Check(in Incoming) (dup *BatchMeta, err error) {
 	return nil, nil
 }
 
+// Ahead reports whether Check refused in only because it starts beyond the
+// sequence number the producer's next batch must start at (0 for a producer
+// the table does not know or a newer epoch): the batches in between may
+// still come. A client with several requests in flight sends them on
+// separate connections, so one may overtake another on the way; a leader
+// may wait a moment for the ones before it.
+func (t *Table) Ahead(in Incoming) bool {
+	var want int32
+	if e, ok := t.producers[in.ProducerID]; ok {
+		switch {
+		case in.Epoch < e.Epoch:
+			return false
+		case in.Epoch == e.Epoch:
+			if last, ok := e.last(); ok {
+				want = addSeq(last.LastSeq, 1)
+			}
+		}
+	}
+	d := (int64(in.FirstSeq) - int64(want) + math.MaxInt32 + 1) % (math.MaxInt32 + 1)
+	return d > 0 && d < 1<<30
+}
+
 // Update records an appended batch (leader and followers alike) with its
 // max timestamp; the producer's last activity (for Expire) is the later of
 // that and seen, the local time of the append (0 when unknown, as when

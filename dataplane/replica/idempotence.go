@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,6 +21,66 @@ type producers struct {
 	mu    sync.Mutex
 	table *producerstate.Table // nil until loaded (and after a truncation)
 	dirty bool                 // changed since the last snapshot
+	// changed is closed (and forgotten) when the table changes; nil
+	// until someone waits.
+	changed chan struct{}
+}
+
+// gapWait bounds how long a leader holds an idempotent batch that arrived
+// ahead of the producer's sequence (see sequenceGap).
+const gapWait = 200 * time.Millisecond
+
+// sequenceGap is the refusal of an idempotent batch that starts beyond the
+// producer's next sequence number. A client with several requests in flight
+// sends them on separate connections, so a later one may reach the leader
+// first: Append waits (up to gapWait, without locks) for the table to
+// change and checks again before answering OUT_OF_ORDER_SEQUENCE_NUMBER.
+type sequenceGap struct {
+	err     *wire.Error
+	changed <-chan struct{}
+}
+
+func (g *sequenceGap) Error() string { return g.err.Error() }
+func (g *sequenceGap) Unwrap() error { return g.err }
+
+// changedLocked returns the channel closed on the table's next change.
+// Callers hold prod.mu.
+func (p *Partition) changedLocked() <-chan struct{} {
+	if p.prod.changed == nil {
+		p.prod.changed = make(chan struct{})
+	}
+	return p.prod.changed
+}
+
+// notifyLocked wakes the waiters for a change. Callers hold prod.mu.
+func (p *Partition) notifyLocked() {
+	if p.prod.changed != nil {
+		close(p.prod.changed)
+		p.prod.changed = nil
+	}
+}
+
+// waitGap waits for the table to change after a sequenceGap, until the
+// request's gapWait budget (from *until, set on the first wait) runs out or
+// ctx ends; false means answer the refusal.
+func waitGap(ctx context.Context, gap *sequenceGap, until *time.Time) bool {
+	if until.IsZero() {
+		*until = time.Now().Add(gapWait)
+	}
+	d := time.Until(*until)
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-gap.changed:
+		return true
+	case <-t.C:
+		return true // one last check
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // tableLocked returns the partition's producer table, rebuilding it from
@@ -81,6 +143,10 @@ func (p *Partition) appendIdempotent(batches []byte, ins []producerstate.Incomin
 	}
 	dup, err := t.Check(ins[0])
 	if err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) && t.Ahead(ins[0]) {
+			return partlog.AppendInfo{}, false, &sequenceGap{err: we, changed: p.changedLocked()}
+		}
 		return partlog.AppendInfo{}, false, err
 	}
 	if dup != nil {
@@ -123,6 +189,7 @@ func (p *Partition) recordLocked(t *producerstate.Table, batches []byte) {
 		pos += h.Size()
 		p.prod.dirty = true
 	}
+	p.notifyLocked()
 }
 
 // AppendReplicated implements fetcher.Replica: the follower's append of the
@@ -152,6 +219,7 @@ func (p *Partition) TruncateTo(offset int64) error {
 		return err
 	}
 	p.prod.table = nil
+	p.notifyLocked()
 	return nil
 }
 
@@ -165,6 +233,7 @@ func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
 	}
 	p.prod.table = producerstate.New(p.m.opts.MaxProducers)
 	p.prod.dirty = true
+	p.notifyLocked()
 	return producerstate.DeleteSnapshots(p.log.Dir(), func(int64) bool { return true })
 }
 

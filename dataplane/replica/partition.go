@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -249,35 +250,48 @@ func (p *Partition) Append(ctx context.Context, req AppendRequest) (AppendResult
 	if !req.Acks.Valid() {
 		return AppendResult{}, wire.Errorf(wire.CodeInvalidRequiredAcks, "acks %d: use -1, 0 or 1", req.Acks)
 	}
-	p.roleMu.RLock()
-	st, isrNow := p.snapshot()
-	if err := p.checkLeader(st, NoEpoch); err != nil {
-		p.roleMu.RUnlock()
-		return AppendResult{}, err
-	}
-	if req.Acks == AcksAll && len(isrNow) < st.minISR {
-		p.roleMu.RUnlock()
-		p.m.metrics.notEnough.Add(1)
-		return AppendResult{}, wire.Errorf(wire.CodeNotEnoughReplicas,
-			"the in-sync replicas of partition %d of %q are %v, min.insync.replicas is %d", p.index, p.topic, isrNow, st.minISR)
-	}
-	ins, idem, err := idempotentBatches(req.Batches)
-	if err != nil {
-		p.roleMu.RUnlock()
-		return AppendResult{}, err
-	}
 	var (
-		info partlog.AppendInfo
-		dup  bool
+		st       partitionState
+		info     partlog.AppendInfo
+		dup      bool
+		gapUntil time.Time // see sequenceGap
 	)
-	if idem {
-		info, dup, err = p.appendIdempotent(req.Batches, ins)
-	} else {
-		info, err = p.log.Append(req.Batches)
-	}
-	p.roleMu.RUnlock()
-	if err != nil {
-		return AppendResult{}, err
+	for {
+		var isrNow []int32
+		p.roleMu.RLock()
+		st, isrNow = p.snapshot()
+		if err := p.checkLeader(st, NoEpoch); err != nil {
+			p.roleMu.RUnlock()
+			return AppendResult{}, err
+		}
+		if req.Acks == AcksAll && len(isrNow) < st.minISR {
+			p.roleMu.RUnlock()
+			p.m.metrics.notEnough.Add(1)
+			return AppendResult{}, wire.Errorf(wire.CodeNotEnoughReplicas,
+				"the in-sync replicas of partition %d of %q are %v, min.insync.replicas is %d", p.index, p.topic, isrNow, st.minISR)
+		}
+		ins, idem, err := idempotentBatches(req.Batches)
+		if err != nil {
+			p.roleMu.RUnlock()
+			return AppendResult{}, err
+		}
+		if idem {
+			info, dup, err = p.appendIdempotent(req.Batches, ins)
+		} else {
+			info, err = p.log.Append(req.Batches)
+		}
+		p.roleMu.RUnlock()
+		var gap *sequenceGap
+		if errors.As(err, &gap) {
+			if waitGap(ctx, gap, &gapUntil) {
+				continue
+			}
+			err = gap.err
+		}
+		if err != nil {
+			return AppendResult{}, err
+		}
+		break
 	}
 	if st.track != nil && !dup {
 		p.mu.Lock()
