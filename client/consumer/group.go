@@ -170,8 +170,8 @@ func NewGroup(group string, opts ...Option) (*GroupConsumer, error) {
 		loopDone: make(chan struct{}),
 		granted:  map[TopicPartition]bool{}, toRevoke: map[TopicPartition]bool{}, active: map[TopicPartition]bool{},
 		committed: map[TopicPartition]int64{}, startAt: map[TopicPartition]int64{},
-		lastPoll:  time.Now(),
-		memberID:  newMemberID(),
+		lastPoll: time.Now(),
+		memberID: newMemberID(),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.loopCtx, g.loopCancel = context.WithCancel(g.ctx)
