@@ -260,7 +260,8 @@ type cleaning struct {
 	// the cleaned range: that batch is kept even when emptied.
 	producers map[int64]int64
 	mapEnd    int64
-	keepOffs  []int64 // offsets of the records kept of the batch at hand
+	keepOffs  []int64  // offsets of the records kept of the batch at hand
+	keepRaw   [][]byte // and their bytes (uncompressed batches)
 	res       CleanResult
 	buf       []byte
 	out       []byte
@@ -651,12 +652,15 @@ func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, now
 			c.res.RecordsOut += int64(h.RecordCount)
 			continue
 		}
-		c.keepOffs = c.keepOffs[:0]
+		c.keepOffs, c.keepRaw = c.keepOffs[:0], c.keepRaw[:0]
 		total := 0
+		maxTS := int64(-1)
 		if err := c.eachRecord(b, h, limit, func(r keyedRecord) {
 			total++
 			if c.keep(r, nowMs) {
 				c.keepOffs = append(c.keepOffs, r.offset)
+				c.keepRaw = append(c.keepRaw, r.raw)
+				maxTS = max(maxTS, r.timestamp)
 			}
 		}); err != nil {
 			return storageErr(err, "cleaner read of batch %d in %s", h.BaseOffset, br.f.Name())
@@ -667,6 +671,9 @@ func (c *cleaning) rewriteSegment(br *batchReader, write func([]byte) error, now
 		switch {
 		case kept == total:
 			out = b
+		case kept > 0 && h.Compression() == recordbatch.None:
+			c.out = appendFiltered(c.out[:0], b, h, c.keepRaw, maxTS)
+			out = c.out
 		case kept > 0:
 			if out, err = c.rebuild(b, h, limit); err != nil {
 				return storageErr(err, "cleaner rebuild of batch %d", h.BaseOffset)
@@ -716,14 +723,6 @@ func (c *cleaning) rebuild(b []byte, h recordbatch.BatchHeader, limit int) ([]by
 	return recordbatch.Rebuild(h, kept)
 }
 
-// RecordBatch v2 header fields the cleaner rewrites for an emptied batch.
-const (
-	batchOffLength      = 8
-	batchOffAttributes  = 21
-	batchOffRecordCount = 57
-	batchCompression    = 0x07
-)
-
 // emptyBatch returns the header of batch b as a batch without records: the
 // same base offset, offset range, timestamps, leader epoch, producer id,
 // epoch and base sequence (so the producer's state survives), no
@@ -733,9 +732,9 @@ func emptyBatch(b []byte) []byte {
 	copy(out, b[:recordbatch.HeaderSize])
 	binary.BigEndian.PutUint32(out[batchOffLength:], recordbatch.HeaderSize-recordbatch.LogOverhead)
 	attrs := binary.BigEndian.Uint16(out[batchOffAttributes:])
-	binary.BigEndian.PutUint16(out[batchOffAttributes:], attrs&^batchCompression)
+	binary.BigEndian.PutUint16(out[batchOffAttributes:], attrs&^attrCompressionBits)
 	binary.BigEndian.PutUint32(out[batchOffRecordCount:], 0)
-	binary.BigEndian.PutUint32(out[17:], recordbatch.Checksum(out))
+	binary.BigEndian.PutUint32(out[batchOffCRC:], recordbatch.Checksum(out))
 	return out
 }
 

@@ -17,6 +17,7 @@ type keyedRecord struct {
 	timestamp int64
 	key       []byte // nil for a null key
 	tombstone bool
+	raw       []byte // the whole record, its length varint included (uncompressed batches only)
 }
 
 // walkKeyed reads the records of an uncompressed batch b (whole, CRC
@@ -40,6 +41,7 @@ func walkKeyed(b []byte, h recordbatch.BatchHeader, fn func(r keyedRecord)) erro
 		if n <= 0 || length < 1 || int64(len(sec)-pos-n) < length {
 			return fmt.Errorf("batch %d: bad length of record %d", h.BaseOffset, i)
 		}
+		raw := sec[pos : pos+n+int(length)]
 		rec := sec[pos+n : pos+n+int(length)]
 		pos += n + int(length)
 		p := 1 // attributes
@@ -67,7 +69,7 @@ func walkKeyed(b []byte, h recordbatch.BatchHeader, fn func(r keyedRecord)) erro
 		if n <= 0 || vlen < -1 {
 			return fmt.Errorf("batch %d: bad value length of record %d", h.BaseOffset, i)
 		}
-		r := keyedRecord{offset: h.BaseOffset + offDelta, timestamp: h.FirstTimestamp + tsDelta, key: key, tombstone: vlen < 0}
+		r := keyedRecord{offset: h.BaseOffset + offDelta, timestamp: h.FirstTimestamp + tsDelta, key: key, tombstone: vlen < 0, raw: raw}
 		if h.TimestampType() == recordbatch.LogAppendTime {
 			r.timestamp = h.MaxTimestamp
 		}
@@ -77,4 +79,36 @@ func walkKeyed(b []byte, h recordbatch.BatchHeader, fn func(r keyedRecord)) erro
 		return fmt.Errorf("batch %d: %d bytes after its %d records", h.BaseOffset, len(sec)-pos, h.RecordCount)
 	}
 	return nil
+}
+
+// RecordBatch v2 header fields (byte offsets) the cleaner rewrites.
+const (
+	batchOffLength       = 8
+	batchOffCRC          = 17
+	batchOffAttributes   = 21
+	batchOffMaxTimestamp = 35
+	batchOffRecordCount  = 57
+)
+
+// appendFiltered appends to dst batch b (uncompressed) with only the
+// records raws (whole records of b, in order), copied as they are: their
+// offset and timestamp deltas stay valid because the base offset, the
+// first timestamp and the offset range are kept, as are the leader epoch,
+// producer id, epoch and base sequence. The max timestamp becomes the
+// largest kept (maxTS) for CreateTime batches; the count, length and
+// CRC-32C are rewritten.
+func appendFiltered(dst, b []byte, h recordbatch.BatchHeader, raws [][]byte, maxTS int64) []byte {
+	start := len(dst)
+	dst = append(dst, b[:recordbatch.HeaderSize]...)
+	for _, r := range raws {
+		dst = append(dst, r...)
+	}
+	out := dst[start:]
+	binary.BigEndian.PutUint32(out[batchOffLength:], uint32(len(out)-recordbatch.LogOverhead))
+	if h.TimestampType() == recordbatch.CreateTime {
+		binary.BigEndian.PutUint64(out[batchOffMaxTimestamp:], uint64(maxTS))
+	}
+	binary.BigEndian.PutUint32(out[batchOffRecordCount:], uint32(len(raws)))
+	binary.BigEndian.PutUint32(out[batchOffCRC:], recordbatch.Checksum(out))
+	return dst
 }
