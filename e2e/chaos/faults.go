@@ -131,8 +131,13 @@ func partitionMetaLeader(ctx context.Context, s *Suite) (string, error) {
 	return fmt.Sprintf("disconnect %s (strand-meta raft leader) from the majority for %v, then reconnect", n.Container, s.cfg.Hold), s.isolate(ctx, n)
 }
 
+// stopGrace is how long a full stop lets each container shut down
+// gracefully before docker sends SIGKILL (an orchestrator's grace period;
+// every binary's own shutdown timeouts are shorter).
+const stopGrace = 15 * time.Second
+
 // fullRestart stops every container at once (SIGTERM, then SIGKILL after
-// the grace period) and starts them all again: strand-meta first.
+// stopGrace) and starts them all again: strand-meta first.
 func fullRestart(ctx context.Context, s *Suite) (string, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.cluster.Nodes))
@@ -140,7 +145,7 @@ func fullRestart(ctx context.Context, s *Suite) (string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.cfg.Docker.Stop(ctx, n.Container, 40*time.Second)
+			errs[i] = s.cfg.Docker.Stop(ctx, n.Container, stopGrace)
 		}()
 	}
 	wg.Wait()
