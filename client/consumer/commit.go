@@ -159,6 +159,11 @@ func (q *commitQueue) run() {
 		}
 		err := q.g.sendCommit(ctx, r.offsets)
 		cancel()
+		if err != nil {
+			q.g.gstats.commitFailures.Add(1)
+		} else {
+			q.g.gstats.commits.Add(1)
+		}
 		for _, cb := range r.cbs {
 			cb(r.offsets, err)
 		}

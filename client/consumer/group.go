@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"strand.dev/client/internal/routing"
@@ -108,6 +109,7 @@ type GroupConsumer struct {
 	coordAddr string
 
 	commits commitQueue
+	gstats  groupCounters
 
 	pollMu sync.Mutex // one Poll (or Close's revocation) at a time
 
@@ -257,6 +259,33 @@ func (g *GroupConsumer) Seek(tp TopicPartition, offset int64) error { return g.c
 // Stats returns the fetch counters.
 func (g *GroupConsumer) Stats() Stats { return g.c.Stats() }
 
+// GroupStats are counters of a group consumer's membership since it was
+// created.
+type GroupStats struct {
+	Joins          int64 // joins answered (the first, and rejoins)
+	Heartbeats     int64 // heartbeats answered
+	GroupErrors    int64 // join and heartbeat requests that failed
+	Revoked        int64 // partitions given up in rebalances
+	Assigned       int64 // partitions started
+	Lost           int64 // partitions dropped as lost (expelled, fenced)
+	Commits        int64 // commit requests acknowledged
+	CommitFailures int64 // commits that failed for good or ran out of time
+}
+
+type groupCounters struct {
+	joins, heartbeats, groupErrors, revoked, assigned, lost, commits, commitFailures atomic.Int64
+}
+
+// GroupStats returns the membership counters.
+func (g *GroupConsumer) GroupStats() GroupStats {
+	s := &g.gstats
+	return GroupStats{
+		Joins: s.joins.Load(), Heartbeats: s.heartbeats.Load(), GroupErrors: s.groupErrors.Load(),
+		Revoked: s.revoked.Load(), Assigned: s.assigned.Load(), Lost: s.lost.Load(),
+		Commits: s.commits.Load(), CommitFailures: s.commitFailures.Load(),
+	}
+}
+
 // Poll returns the next records of the assigned partitions, waiting until
 // some arrive or ctx ends. Before it looks for records it runs what the
 // group asked for since the last Poll: revocations (auto-commit, then
@@ -370,6 +399,7 @@ func (g *GroupConsumer) dropLost(ctx context.Context, lost []TopicPartition) {
 		delete(g.committed, tp)
 	}
 	g.mu.Unlock()
+	g.gstats.lost.Add(int64(len(lost)))
 	g.log.Info("partitions lost", "partitions", len(lost))
 	signal(g.kick)
 	if l == nil {
@@ -419,6 +449,7 @@ func (g *GroupConsumer) revoke(ctx context.Context, tps []TopicPartition) {
 		delete(g.startAt, tp)
 	}
 	g.mu.Unlock()
+	g.gstats.revoked.Add(int64(len(tps)))
 	g.log.Debug("partitions revoked", "partitions", len(tps))
 	signal(g.kick)
 }
@@ -480,6 +511,7 @@ func (g *GroupConsumer) assign(ctx context.Context, tps []TopicPartition) error 
 	if err := g.c.assignAt(at); err != nil {
 		return err
 	}
+	g.gstats.assigned.Add(int64(len(started)))
 	g.log.Debug("partitions assigned", "partitions", len(started))
 	if l != nil {
 		l.OnPartitionsAssigned(ctx, started)

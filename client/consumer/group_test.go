@@ -111,6 +111,9 @@ func TestGroupConsumeCommitAndResume(t *testing.T) {
 	if len(l.events) != 2 || l.events[0] != "assigned [t-0 t-1 t-2]" || l.events[1] != "revoked [t-0 t-1 t-2]" {
 		t.Errorf("listener events %q", l.events)
 	}
+	if st := g.GroupStats(); st.Joins != 1 || st.Assigned != 3 || st.Commits != 1 || st.CommitFailures != 0 {
+		t.Errorf("group stats %+v", st)
+	}
 
 	// A successor resumes at the committed offsets.
 	for p := range int32(3) {

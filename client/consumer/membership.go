@@ -71,6 +71,7 @@ func (g *GroupConsumer) run() {
 		if ctx.Err() != nil {
 			return
 		}
+		g.gstats.groupErrors.Add(1)
 		if g.handleError(err) {
 			failures = 0
 			continue
@@ -115,6 +116,7 @@ func (g *GroupConsumer) join(ctx context.Context) error {
 	if err := g.send(ctx, wire.PathGroupJoin, req, &a, 0); err != nil {
 		return err
 	}
+	g.gstats.joins.Add(1)
 	g.mu.Lock()
 	g.joined = true
 	g.mu.Unlock()
@@ -152,6 +154,7 @@ func (g *GroupConsumer) heartbeat(ctx context.Context) (news bool, wait, took ti
 	if err := g.send(ctx, wire.PathGroupHeartbeat, req, &a, wait); err != nil {
 		return false, wait, time.Since(start), err
 	}
+	g.gstats.heartbeats.Add(1)
 	return g.apply(a), wait, time.Since(start), nil
 }
 
