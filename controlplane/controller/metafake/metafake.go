@@ -112,10 +112,14 @@ func (f *Meta) watch(ctx context.Context, after uint64, wait time.Duration) (*wi
 	}
 }
 
-// Propose applies cmd, with the lease rule.
+// Propose validates cmd as strand-meta does before proposing (topic config
+// values included), then applies it, with the lease rule.
 func (f *Meta) Propose(ctx context.Context, cmd *wire.Command) (*wire.ProposeResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, wire.Errorf(wire.CodeRequestTimedOut, "%v", err)
+	}
+	if err := f.m.Validate(cmd); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
