@@ -129,7 +129,13 @@ func (m *identities) fetchLocked(pt *partition) {
 		return
 	}
 	m.fetching, m.fatal = true, false
-	go m.fetch(pt.key)
+	// Partition goroutines call this, so the group is not empty: Close
+	// waits for the fetch too.
+	m.p.wg.Add(1)
+	go func() {
+		defer m.p.wg.Done()
+		m.fetch(pt.key)
+	}()
 }
 
 // fetch asks data nodes for a producer id until one answers, the error is
