@@ -861,6 +861,19 @@ func TestKeyMap(t *testing.T) {
 	if _, ok := m.get([]byte("k1")); ok || m.size() != 0 {
 		t.Fatal("reset kept keys")
 	}
+	// A large map grows its slots as keys come, and loses none.
+	big := newKeyMap(64 << 20)
+	for i := range 300_000 {
+		big.put([]byte(fmt.Sprint("key", i)), int64(i))
+	}
+	if len(big.slots) <= keyMapInitialSlots || len(big.slots) > big.maxSlots {
+		t.Fatalf("%d slots for 300,000 keys (max %d)", len(big.slots), big.maxSlots)
+	}
+	for i := range 300_000 {
+		if off, ok := big.get([]byte(fmt.Sprint("key", i))); !ok || off != int64(i) {
+			t.Fatalf("key%d -> %d %v", i, off, ok)
+		}
+	}
 }
 
 // testClock is a settable clock safe for the log's background flushes.

@@ -16,13 +16,16 @@ const keyMapLoadFactor = 0.9
 // its latest record (Kafka's SkimpyOffsetMap): open addressing over a
 // fixed array of slots, each a 128-bit hash of the key (two seeded
 // maphash sums) and an offset, so its memory is fixed by its capacity and
-// does not depend on the keys' sizes. Two keys collide only when both
+// does not depend on the keys' sizes. The slot array starts small and
+// doubles (up to the bound) whenever it is half full, so a log with few
+// keys probes a table that fits the CPU caches. Two keys collide only when both
 // 64-bit halves do; at 2^-128 per pair this is ignored, as Kafka ignores
 // MD5 collisions. Not safe for concurrent use: each cleaner thread owns one.
 type keyMap struct {
 	slots      []keySlot
+	maxSlots   int
 	used       int
-	limit      int
+	limit      int // keys the map takes at most: keyMapLoadFactor of maxSlots
 	seedA      maphash.Seed
 	seedB      maphash.Seed
 	lookups    uint64
@@ -36,12 +39,16 @@ type keySlot struct {
 	off  int64
 }
 
+// keyMapInitialSlots is the slot array's size before it grows.
+const keyMapInitialSlots = 1 << 16
+
 // newKeyMap returns a map using at most memBytes of slots (at least 16).
 func newKeyMap(memBytes int64) *keyMap {
 	n := max(int(memBytes/keySlotBytes), 16)
 	return &keyMap{
-		slots: make([]keySlot, n),
-		limit: max(int(float64(n)*keyMapLoadFactor), 1),
+		slots:    make([]keySlot, min(n, keyMapInitialSlots)),
+		maxSlots: n,
+		limit:    max(int(float64(n)*keyMapLoadFactor), 1),
 		seedA: maphash.MakeSeed(),
 		seedB: maphash.MakeSeed(),
 	}
@@ -87,11 +94,26 @@ func (m *keyMap) put(key []byte, offset int64) bool {
 		if m.used >= m.limit {
 			return false
 		}
+		if m.used >= len(m.slots)/2 && len(m.slots) < m.maxSlots {
+			m.grow()
+			s = m.find(a, b)
+		}
 		m.used++
 		s.a, s.b = a, b
 	}
 	s.off = offset + 1
 	return true
+}
+
+// grow doubles the slot array (within maxSlots) and moves the keys over.
+func (m *keyMap) grow() {
+	old := m.slots
+	m.slots = make([]keySlot, min(2*len(old), m.maxSlots))
+	for _, s := range old {
+		if s.off != 0 {
+			*m.find(s.a, s.b) = s
+		}
+	}
 }
 
 // get returns the offset of key's latest record in the map.
