@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +27,8 @@ import (
 // connections of 64 KiB batches of 1 KiB records, acks=1, to a plain
 // topic, for as long as the cleaning takes; the baseline for as long.
 // The two windows run back to back in alternating order. It writes several
-// GiB per run, so it runs only with STRAND_CLEANER_BENCH=<runs>.
+// GiB per run, so it runs only with STRAND_CLEANER_BENCH=<runs>;
+// STRAND_CLEANER_BENCH_ARGS adds strand-data flags (the I/O bound, say).
 func TestCleanerProduceImpact(t *testing.T) {
 	runs, _ := strconv.Atoi(os.Getenv("STRAND_CLEANER_BENCH"))
 	if runs <= 0 {
@@ -34,7 +36,9 @@ func TestCleanerProduceImpact(t *testing.T) {
 	}
 	var ratios []float64
 	for run := range runs {
-		p := start(t, "--standalone", "--data-dir", t.TempDir(), "--log-cleaner-backoff", "50ms")
+		args := append([]string{"--standalone", "--data-dir", t.TempDir(), "--log-cleaner-backoff", "50ms"},
+			strings.Fields(os.Getenv("STRAND_CLEANER_BENCH_ARGS"))...)
+		p := start(t, args...)
 		p.must("POST", wire.PathAdminTopics, []byte(`{"topic":"table","partitions":1,"configs":{"cleanup.policy":"compact","segment.bytes":"134217728","min.compaction.lag.ms":"3600000"}}`))
 		p.must("POST", wire.PathAdminTopics, []byte(`{"topic":"load","partitions":1}`))
 		fillTable(t, p, 1<<30, 100_000)
