@@ -24,6 +24,13 @@
 //     caller's own, bounded by bytes and by a high watermark.
 //   - Retention removes whole segments by time and size; the log start
 //     offset is the first segment's base offset, so it survives restarts.
+//   - Compaction (cleanup.policy compact): Clean, or the Manager's cleaner
+//     threads (ManagerOptions.Cleaner), keep the latest record of each key
+//     in the closed segments, dirtiest log first, with a bounded key map
+//     and I/O; offsets stay (a compacted log has gaps), batches keep their
+//     producer ids and sequences, small segments merge, and a rewritten
+//     group of segments swaps in atomically (<base>.log.cleaned, then
+//     <base>.<end>.swap; Open finishes or discards what a crash left).
 //   - Durability: data is in the page cache when Append returns and on
 //     disk after Flush (flush.messages, flush.ms, a roll, or Close). The
 //     recovery point (persisted by the Manager) bounds what a restart after
