@@ -49,8 +49,8 @@ func newKeyMap(memBytes int64) *keyMap {
 		slots:    make([]keySlot, min(n, keyMapInitialSlots)),
 		maxSlots: n,
 		limit:    max(int(float64(n)*keyMapLoadFactor), 1),
-		seedA: maphash.MakeSeed(),
-		seedB: maphash.MakeSeed(),
+		seedA:    maphash.MakeSeed(),
+		seedB:    maphash.MakeSeed(),
 	}
 }
 
