@@ -25,6 +25,9 @@ type idemProducer struct {
 	*seqProducer
 	pid     int64
 	retries int
+	// fatal is why the producer stopped early (under seqProducer.mu): a
+	// refusal a retry cannot get past, or a batch never acknowledged.
+	fatal error
 }
 
 func initProducerID(t *testing.T, c *cluster) int64 {
@@ -44,6 +47,10 @@ func initProducerID(t *testing.T, c *cluster) int64 {
 	return out.ProducerID
 }
 
+// idemGiveUp bounds how long, after ctx ends, the producer keeps retrying
+// its last batch.
+const idemGiveUp = 3 * time.Minute
+
 // run sends batches until ctx ends; each is retried until acknowledged.
 func (p *idemProducer) run(ctx context.Context) {
 	for ctx.Err() == nil {
@@ -59,6 +66,7 @@ func (p *idemProducer) run(ctx context.Context) {
 		if err != nil {
 			panic(err)
 		}
+		var stopped time.Time
 		for {
 			leader := p.findLeader()
 			if leader >= 0 {
@@ -69,13 +77,25 @@ func (p *idemProducer) run(ctx context.Context) {
 				if code == "" {
 					break
 				}
-				if code == wire.CodeOutOfOrderSequenceNumber || code == wire.CodeInvalidProducerEpoch {
-					panic(fmt.Sprintf("producer %d: %s for batch at sequence %d", p.pid, code, first))
-				}
 				p.mu.Lock()
 				p.errs[code]++
 				p.retries++
+				if code == wire.CodeOutOfOrderSequenceNumber || code == wire.CodeInvalidProducerEpoch {
+					p.fatal = fmt.Errorf("producer %d: %s for the batch at sequence %d (node %d), errors before: %v", p.pid, code, first, leader, p.errs)
+				}
 				p.mu.Unlock()
+				if code == wire.CodeOutOfOrderSequenceNumber || code == wire.CodeInvalidProducerEpoch {
+					return
+				}
+			}
+			if ctx.Err() != nil && stopped.IsZero() {
+				stopped = time.Now()
+			}
+			if !stopped.IsZero() && time.Since(stopped) > idemGiveUp {
+				p.mu.Lock()
+				p.fatal = fmt.Errorf("producer %d: the batch at sequence %d was not acknowledged within %v of the stop (errors %v)", p.pid, first, idemGiveUp, p.errs)
+				p.mu.Unlock()
+				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -86,6 +106,14 @@ func (p *idemProducer) run(ctx context.Context) {
 		p.okAfter = append(p.okAfter, time.Now())
 		p.mu.Unlock()
 	}
+}
+
+// stoppedEarly returns why the producer stopped before it was told to, if
+// it did.
+func (p *idemProducer) stoppedEarly() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fatal
 }
 
 // metricValue reads one unlabelled series from a node's /metrics (0 when
@@ -131,7 +159,12 @@ func TestIdempotentProducerKills(t *testing.T) {
 		n := prods[p].ackedCount()
 		victim := c.node(before.Leader)
 		victim.kill()
-		c.eventually(30*time.Second, fmt.Sprintf("round %d: acknowledgements after the kill", r), func() error {
+		// Generous: under load a failover (lease, election, ISR) can take
+		// tens of seconds on a small machine.
+		c.eventually(90*time.Second, fmt.Sprintf("round %d: acknowledgements after the kill", r), func() error {
+			if err := prods[p].stoppedEarly(); err != nil {
+				t.Fatal(err)
+			}
 			if prods[p].ackedCount() < n+50 {
 				return fmt.Errorf("%d acknowledged since the kill", prods[p].ackedCount()-n)
 			}
@@ -148,6 +181,11 @@ func TestIdempotentProducerKills(t *testing.T) {
 		dups += metricValue(c, d, "strand_data_replica_duplicate_batches_total")
 	}
 	t.Logf("retries the leaders recognised as duplicates (since their last restart): %.0f", dups)
+	for _, prod := range prods {
+		if err := prod.stoppedEarly(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for p, prod := range prods {
 		got := c.readAll(topic, int32(p))
 		prod.check(t, got)
