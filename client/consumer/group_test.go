@@ -370,3 +370,81 @@ func TestGroupBadInput(t *testing.T) {
 		t.Error("a subscription to nothing was accepted")
 	}
 }
+
+// lostListener records losses too.
+type lostListener struct {
+	recListener
+}
+
+func (l *lostListener) OnPartitionsLost(_ context.Context, tps []TopicPartition) {
+	l.mu.Lock()
+	l.events = append(l.events, fmt.Sprint("lost ", tps))
+	l.mu.Unlock()
+}
+
+// Auto-commit commits, every interval, what earlier Polls returned.
+func TestGroupAutoCommit(t *testing.T) {
+	fc := fakecluster.New(1, t.Cleanup)
+	fc.CreateTopic("t", 1, nil)
+	produce(t, fc, "t", 0, "a", 20)
+	fg := newFakeGroup(map[string]int32{"t": 1})
+	coord := startFakeCoord(t, fg, "c1")
+	g := newGroupConsumer(t, fc, coord, AutoCommitInterval(20*time.Millisecond))
+	if err := g.Subscribe([]string{"t"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, g, "20 records", atLeast(20))
+	tp := TopicPartition{"t", 0}
+	pollUntil(t, g, "the auto-commit of offset 20", func([]*record.Record) bool {
+		fg.mu.Lock()
+		defer fg.mu.Unlock()
+		return fg.committed[tp] == 20
+	})
+}
+
+// An expelled member (the coordinator no longer knows it) drops its
+// partitions as lost, joins again with a new member id, and resumes at the
+// committed offsets.
+func TestGroupExpelledMemberRejoins(t *testing.T) {
+	fc := fakecluster.New(1, t.Cleanup)
+	fc.CreateTopic("t", 2, nil)
+	produce(t, fc, "t", 0, "a", 10)
+	fg := newFakeGroup(map[string]int32{"t": 2})
+	coord := startFakeCoord(t, fg, "c1")
+	g := newGroupConsumer(t, fc, coord, AutoCommit(false))
+	l := &lostListener{}
+	if err := g.Subscribe([]string{"t"}, l); err != nil {
+		t.Fatal(err)
+	}
+	pollUntil(t, g, "10 records", atLeast(10))
+	if err := g.CommitSync(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	first := g.MemberID()
+	fg.mu.Lock()
+	fg.remove(first)
+	fg.mu.Unlock()
+	pollUntil(t, g, "the rejoin", func([]*record.Record) bool {
+		id := g.MemberID()
+		return id != "" && id != first && len(g.Assignment()) == 2
+	})
+	produce(t, fc, "t", 0, "b", 5)
+	recs := pollUntil(t, g, "5 new records after the rejoin", atLeast(5))
+	for _, r := range recs {
+		if r.Offset < 10 {
+			t.Errorf("read %d again after the rejoin; 10 was committed", r.Offset)
+		}
+	}
+	if id := g.MemberID(); id == first || id == "" {
+		t.Errorf("member id after the rejoin %q (was %q)", id, first)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := []string{"assigned [t-0 t-1]", "lost [t-0 t-1]", "assigned [t-0 t-1]"}
+	if fmt.Sprint(l.events) != fmt.Sprint(want) {
+		t.Errorf("listener events %q, want %q", l.events, want)
+	}
+	if st := g.GroupStats(); st.Joins != 2 || st.Lost != 2 {
+		t.Errorf("group stats %+v", st)
+	}
+}

@@ -55,10 +55,10 @@ func (g *GroupConsumer) run() {
 			var news bool
 			var wait, took time.Duration
 			news, wait, took, err = g.heartbeat(ctx)
-			if err == nil && !news && took < wait/2 {
+			if rest := max(interval, 10*time.Millisecond) - took; err == nil && !news && took < wait/2 && rest > 0 {
 				// The coordinator answered a long poll early without news
 				// (it does not hold heartbeats): pace them by the interval.
-				if !g.waitKick(ctx, max(interval, 10*time.Millisecond)-took) {
+				if !g.waitKick(ctx, rest) {
 					return
 				}
 			}
