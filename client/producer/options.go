@@ -265,8 +265,10 @@ func WithPartitioner(p partitioner.Partitioner) Option { return func(c *config) 
 // An idempotent producer takes a producer id from the cluster and numbers
 // each partition's batches; a retry carries the same numbers, so the
 // partition leader answers a batch it already has with its offsets instead
-// of writing it twice, and refuses a batch that would leave a gap. Records
-// are then written exactly once, in the order sent, whatever the retries.
+// of writing it twice, and refuses a batch that would leave a gap. Every
+// acknowledged record is then written exactly once, in the order sent,
+// whatever the retries (a record that fails, after DeliveryTimeout for
+// example, may or may not have been written).
 //
 // Default: on, as in Kafka 3.x, unless RequiredAcks is not AcksAll, Retries
 // is 0 or MaxInFlight is above MaxInFlightIdempotent, in which case it is
