@@ -62,16 +62,23 @@ func ReadFromLeader(ctx context.Context, bootstrap []string, run string, tp TP, 
 // are far smaller).
 const maxSegmentBytes = 1 << 30
 
-// ReadReplica copies a data node's directory of a partition out of its
-// container and decodes its segment files: the replica's own log, whatever
-// its role.
+// ReadReplica decodes the segment files of a data node's directory of a
+// partition: the replica's own log, whatever its role. The node's whole
+// data directory is copied out of its container into tmp on the first call
+// for that container (one docker cp per node, not per partition); later
+// calls read that copy.
 func ReadReplica(ctx context.Context, d *Docker, container, dataDir, run string, tp TP, tmp string) ([]LogEntry, error) {
-	dst := filepath.Join(tmp, container, tp.String())
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	local := filepath.Join(tmp, container)
+	if _, err := os.Stat(local); errors.Is(err, os.ErrNotExist) {
+		if err := d.CopyFrom(ctx, container, dataDir, local); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
 		return nil, err
 	}
-	if err := d.CopyFrom(ctx, container, dataDir+"/"+tp.String(), dst); err != nil {
-		return nil, err
+	dst := filepath.Join(local, tp.String())
+	if _, err := os.Stat(dst); err != nil {
+		return nil, fmt.Errorf("%s holds no directory %s: %w", container, tp, err)
 	}
 	files, err := filepath.Glob(filepath.Join(dst, "*.log"))
 	if err != nil {
