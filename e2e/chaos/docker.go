@@ -53,10 +53,26 @@ func (d *Docker) Start(ctx context.Context, container string) error {
 	return err
 }
 
+// pauseAttempts bounds the tries of a pause the freezer refuses.
+const pauseAttempts = 10
+
 // Pause freezes every process of the container (SIGSTOP-like, through the
-// cgroup freezer): it holds its sockets but answers nothing.
+// cgroup freezer): it holds its sockets but answers nothing. The freezer
+// gives up ("unable to freeze") when a task does not stop in time, as one
+// inside a slow fsync may not; runc then thaws the container, and Pause
+// tries again, a little later, up to pauseAttempts times.
 func (d *Docker) Pause(ctx context.Context, container string) error {
-	_, err := d.run(ctx, "pause", container)
+	var err error
+	for attempt := 1; attempt <= pauseAttempts; attempt++ {
+		if _, err = d.run(ctx, "pause", container); err == nil || !strings.Contains(err.Error(), "unable to freeze") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
 	return err
 }
 
