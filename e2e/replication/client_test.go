@@ -287,12 +287,21 @@ func (p *seqProducer) check(t *testing.T, got []consumed) {
 // watermark: every replica must hold exactly the leader's batches below it.
 func (c *cluster) checkReplicasIdentical(topic string, p int32) {
 	c.t.Helper()
-	img := c.image()
-	rec := partition(img, topic, p)
-	hw, err := c.offsets(c.node(rec.Leader).addr, topic, p, wire.AtLatest)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	var (
+		rec *wire.PartitionRecord
+		hw  int64
+	)
+	// The controller may move the leadership back to the preferred
+	// replica meanwhile: ask again.
+	c.eventually(60*time.Second, fmt.Sprintf("the high watermark of %s-%d", topic, p), func() error {
+		rec = partition(c.image(), topic, p)
+		if rec == nil || rec.Leader < 0 {
+			return errors.New("no leader")
+		}
+		var err error
+		hw, err = c.offsets(c.node(rec.Leader).addr, topic, p, wire.AtLatest)
+		return err
+	})
 	var ref []byte
 	var refNode int32
 	for _, r := range rec.Replicas {
