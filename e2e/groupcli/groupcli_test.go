@@ -26,24 +26,12 @@ import (
 var bins *harness.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "strand-e2e-groupcli-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bins = harness.NewBinaries(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(harness.Main(m, &bins))
 }
 
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := bins.Path(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return bins.Must(t, name)
 }
 
 // cluster is one strand-meta, one controller, two data nodes in cluster
@@ -124,20 +112,10 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-// eventually polls fn every 50 ms until it returns nil or timeout passes.
+// eventually polls fn until it returns nil or timeout passes.
 func (c *cluster) eventually(timeout time.Duration, what string, fn func() error) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	harness.EventuallyNil(c.t, timeout, what, fn)
 }
 
 // strand runs the CLI against the cluster, with a deadline, and returns its

@@ -27,24 +27,12 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == roleArg {
 		os.Exit(runRole())
 	}
-	dir, err := os.MkdirTemp("", "strand-e2e-groups-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bins = harness.NewBinaries(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(harness.Main(m, &bins))
 }
 
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := bins.Path(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return bins.Must(t, name)
 }
 
 // coordinator is a strand-coordinator process.
@@ -171,26 +159,14 @@ func (c *cluster) image() (*wire.Image, error) {
 	return c.meta.Image(ctx, false)
 }
 
-// eventually polls fn every 20 ms until it returns nil or timeout passes.
+// eventually polls fn until it returns nil or timeout passes.
 func (c *cluster) eventually(timeout time.Duration, what string, fn func() error) {
 	c.t.Helper()
-	eventually(c.t, timeout, what, fn)
+	harness.EventuallyNil(c.t, timeout, what, fn)
 }
 
-func eventually(t testing.TB, timeout time.Duration, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// eventually polls fn until it returns nil or timeout passes.
+var eventually = harness.EventuallyNil
 
 // createTopic creates a topic with RF 1 and waits until every partition has
 // a leader.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // binaryDirs maps each binary to its package directory, relative to the
@@ -73,4 +74,28 @@ func goTool() string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// Must is Path for tests: a build failure fails t.
+func (b *Binaries) Must(t testing.TB, name string) string {
+	t.Helper()
+	p, err := b.Path(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Main is the body of an e2e package's TestMain: it points *bins at a
+// builder writing into a fresh temporary directory, runs the tests, removes
+// the directory and returns the exit code for os.Exit.
+func Main(m *testing.M, bins **Binaries) int {
+	dir, err := os.MkdirTemp("", "strand-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*bins = NewBinaries(dir)
+	return m.Run()
 }

@@ -3,7 +3,6 @@ package standalone
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,24 +16,12 @@ import (
 var bins *harness.Binaries
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "strand-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bins = harness.NewBinaries(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(harness.Main(m, &bins))
 }
 
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := bins.Path(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return bins.Must(t, name)
 }
 
 // result is a finished CLI run.
