@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"strand.dev/client/logging"
 
 	"strand.dev/controlplane/controller"
 	"strand.dev/controlplane/membership"
@@ -37,19 +37,17 @@ func flags() []cli.Flag {
 			Usage: "default of the topic config unclean.leader.election.enable (may lose acknowledged records)"},
 		&cli.IntFlag{Name: "default-replication-factor", EnvVars: env("DEFAULT_REPLICATION_FACTOR"), Value: 3,
 			Usage: "replication factor of topics created without one"},
-		&cli.StringFlag{Name: "log-level", EnvVars: env("LOG_LEVEL"), Value: "info",
-			Usage: "debug, info, warn or error"},
 	}
+	fs = append(fs, logging.Flags("json")...)
 	return append(fs, membership.Flags(membership.FlagOptions{DefaultBind: "127.0.0.1:7301", Category: "gossip"})...)
 }
 
 // configFrom builds the controller's config and the strand-meta addresses.
 func configFrom(c *cli.Context) (controller.Config, []string, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return controller.Config{}, nil, fmt.Errorf("--log-level: %w", err)
+	logger, err := logging.FromFlags(c)
+	if err != nil {
+		return controller.Config{}, nil, err
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	gossip, err := membership.ConfigFromFlags(c)
 	if err != nil {
 		return controller.Config{}, nil, err

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"strand.dev/client/logging"
 
 	"strand.dev/controlplane/metaserver"
 	"strand.dev/controlplane/raftnode"
@@ -15,7 +14,7 @@ import (
 func env(name string) []string { return []string{"STRAND_" + name} }
 
 func flags() []cli.Flag {
-	return []cli.Flag{
+	fs := []cli.Flag{
 		&cli.Uint64Flag{Name: "id", Usage: "this member's raft id (a positive integer listed in --initial-cluster)", EnvVars: env("ID"), Required: true},
 		&cli.StringFlag{Name: "listen", Usage: "API listen address host:port (also serves the peer transport unless --peer-listen is set)", EnvVars: env("LISTEN"), Value: "127.0.0.1:7001"},
 		&cli.StringFlag{Name: "peer-listen", Usage: "separate listen address for the raft peer transport (default: the --listen address)", EnvVars: env("PEER_LISTEN")},
@@ -30,16 +29,15 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "tick-interval", Usage: "duration of one raft tick", EnvVars: env("TICK_INTERVAL"), Value: raftnode.DefaultTickInterval},
 		&cli.IntFlag{Name: "max-request-bytes", Usage: "largest request body, and so largest command", EnvVars: env("MAX_REQUEST_BYTES"), Value: metaserver.DefaultMaxRequestBytes},
 		&cli.DurationFlag{Name: "propose-timeout", Usage: "how long a proposal waits to be applied", EnvVars: env("PROPOSE_TIMEOUT"), Value: metaserver.DefaultProposeTimeout},
-		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error", EnvVars: env("LOG_LEVEL"), Value: "info"},
 	}
+	return append(fs, logging.Flags("text")...)
 }
 
 func configFrom(c *cli.Context) (metaserver.Config, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(c.String("log-level")))); err != nil {
-		return metaserver.Config{}, fmt.Errorf("--log-level: %w", err)
+	logger, err := logging.FromFlags(c)
+	if err != nil {
+		return metaserver.Config{}, err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	members, err := metaserver.ParseInitialCluster(c.String("initial-cluster"))
 	if err != nil {
 		return metaserver.Config{}, fmt.Errorf("--initial-cluster: %w", err)

@@ -3,13 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"strand.dev/client/logging"
 
 	"strand.dev/controlplane/membership"
 	"strand.dev/coordinator/group"
@@ -45,9 +45,8 @@ func flags() []cli.Flag {
 		&cli.IntFlag{Name: "writers-per-partition", EnvVars: []string{"STRAND_WRITERS_PER_PARTITION"}, Value: d.WritersPerPartition, Usage: "acks=all produces in flight per offsets partition (each group's records keep their order)"},
 		&cli.IntFlag{Name: "max-request-bytes", EnvVars: []string{"STRAND_MAX_REQUEST_BYTES"}, Value: d.MaxRequestBytes, Usage: "largest request body"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: []string{"STRAND_SHUTDOWN_TIMEOUT"}, Value: d.ShutdownTimeout, Usage: "on SIGTERM, how long the graceful stop may take"},
-		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
 	}
+	fs = append(fs, logging.Flags("text")...)
 	// Gossip (cluster mode): ownership of offsets partitions follows the
 	// live coordinators, so --gossip-bind has no default and cluster mode
 	// requires it.
@@ -67,7 +66,7 @@ func list(s string) []string {
 
 // configFrom builds the server's Config from the flags.
 func configFrom(c *cli.Context) (server.Config, error) {
-	logger, err := newLogger(c.String("log-level"), c.String("log-format"))
+	logger, err := logging.FromFlags(c)
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -162,20 +161,4 @@ func checkFlags(c *cli.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// newLogger builds the process logger.
-func newLogger(level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: %w", level, err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

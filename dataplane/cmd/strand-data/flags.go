@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"strand.dev/client/logging"
 
 	"strand.dev/dataplane/partlog"
 	"strand.dev/dataplane/server"
@@ -67,9 +66,8 @@ func flags() []cli.Flag {
 		&cli.DurationFlag{Name: "max-produce-timeout", EnvVars: []string{"STRAND_MAX_PRODUCE_TIMEOUT"}, Value: d.MaxProduceTimeout, Usage: "longest acks=all wait; larger timeout_ms are clamped to it"},
 		&cli.IntFlag{Name: "max-conns", EnvVars: []string{"STRAND_MAX_CONNS"}, Value: d.MaxConns, Usage: "most concurrent connections; bodies are read whole, so this times --max-request-bytes bounds their memory"},
 		&cli.DurationFlag{Name: "shutdown-timeout", EnvVars: []string{"STRAND_SHUTDOWN_TIMEOUT"}, Value: d.ShutdownTimeout, Usage: "on SIGTERM, how long in-flight requests may take to finish"},
-		&cli.StringFlag{Name: "log-level", EnvVars: []string{"STRAND_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", EnvVars: []string{"STRAND_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
 	}
+	fs = append(fs, logging.Flags("text")...)
 	fs = append(fs, clusterFlags(d)...)
 	defaults := partlog.DefaultConfig().Map()
 	for _, lf := range logFlags {
@@ -83,7 +81,7 @@ func flags() []cli.Flag {
 
 // configFrom builds the node's Config from the flags.
 func configFrom(c *cli.Context) (server.Config, error) {
-	logger, err := newLogger(c.String("log-level"), c.String("log-format"))
+	logger, err := logging.FromFlags(c)
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -137,20 +135,4 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	}
 	cfg.Logger = logger
 	return cfg, nil
-}
-
-// newLogger builds the process logger.
-func newLogger(level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
