@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -52,7 +50,7 @@ func configFrom(c *cli.Context) (controller.Config, []string, error) {
 	if err != nil {
 		return controller.Config{}, nil, err
 	}
-	if err := checkAdvertise(c.String("listen"), c.String("advertise")); err != nil {
+	if err := membership.CheckAdvertise(c.String("listen"), "advertise", c.String("advertise"), true); err != nil {
 		return controller.Config{}, nil, err
 	}
 	cfg := controller.Config{
@@ -69,27 +67,4 @@ func configFrom(c *cli.Context) (controller.Config, []string, error) {
 		Logger:                   logger,
 	}
 	return cfg, membership.SplitList(c.StringSlice("meta")), nil
-}
-
-// checkAdvertise refuses a listen address on every interface without an
-// advertised one: the controller writes its address into the lease, and
-// 0.0.0.0 is no address another process can use.
-func checkAdvertise(listen, advertise string) error {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("--listen (STRAND_LISTEN) %q is not host:port: %w", listen, err)
-	}
-	if advertise == "" && (host == "" || net.ParseIP(host).IsUnspecified()) {
-		return fmt.Errorf("--listen (STRAND_LISTEN) %q binds every interface: set --advertise (STRAND_ADVERTISE) to the host:port others reach this controller at", listen)
-	}
-	if advertise != "" {
-		ahost, aport, err := net.SplitHostPort(advertise)
-		if err != nil {
-			return fmt.Errorf("--advertise (STRAND_ADVERTISE) %q is not host:port: %w", advertise, err)
-		}
-		if ahost == "" || net.ParseIP(ahost).IsUnspecified() || aport == "0" {
-			return fmt.Errorf("--advertise (STRAND_ADVERTISE) %q is no address others can reach", advertise)
-		}
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
@@ -143,22 +142,8 @@ func checkFlags(c *cli.Context) error {
 	case !standalone && strings.TrimSpace(c.String(membership.FlagBind)) == "":
 		bad("--gossip-bind (STRAND_GOSSIP_BIND) is empty: a coordinator in a cluster gossips to see the other coordinators")
 	}
-	listen, advertise := c.String("listen"), strings.TrimSpace(c.String("advertise-addr"))
-	host, _, err := net.SplitHostPort(listen)
-	switch {
-	case err != nil:
-		bad("--listen (STRAND_LISTEN) %q is not host:port: %w", listen, err)
-	case advertise == "" && !standalone && (host == "" || net.ParseIP(host).IsUnspecified()):
-		bad("--listen (STRAND_LISTEN) %q binds every interface: set --advertise-addr (STRAND_ADVERTISE_ADDR) to the host:port others reach this coordinator at", listen)
-	}
-	if advertise != "" {
-		ahost, aport, err := net.SplitHostPort(advertise)
-		switch {
-		case err != nil:
-			bad("--advertise-addr (STRAND_ADVERTISE_ADDR) %q is not host:port: %w", advertise, err)
-		case ahost == "" || net.ParseIP(ahost).IsUnspecified() || aport == "0":
-			bad("--advertise-addr (STRAND_ADVERTISE_ADDR) %q is no address others can reach", advertise)
-		}
+	if err := membership.CheckAdvertise(c.String("listen"), "advertise-addr", strings.TrimSpace(c.String("advertise-addr")), !standalone); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

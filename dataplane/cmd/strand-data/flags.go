@@ -6,7 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"strand.dev/client/logging"
-
+	"strand.dev/controlplane/membership"
 	"strand.dev/dataplane/partlog"
 	"strand.dev/dataplane/server"
 )
@@ -96,6 +96,9 @@ func configFrom(c *cli.Context) (server.Config, error) {
 	cfg.Standalone = c.Bool("standalone")
 	if cfg.Standalone && len(splitAll(c.StringSlice("meta"))) > 0 {
 		return cfg, fmt.Errorf("--standalone and --meta exclude each other: a standalone node leads every partition itself, a cluster node follows strand-meta")
+	}
+	if err := membership.CheckAdvertise(cfg.Listen, "advertise-addr", cfg.AdvertiseAddr, !cfg.Standalone); err != nil {
+		return cfg, err
 	}
 	if !cfg.Standalone {
 		if err := clusterConfig(c, &cfg); err != nil {

@@ -272,6 +272,9 @@ func TestProcessBadFlagsExit2(t *testing.T) {
 		{"--standalone", "--data-dir", t.TempDir(), "--log-segment-bytes", "huge"},
 		{"--standalone", "--data-dir", t.TempDir(), "--log-format", "xml"},
 		{"--standalone", "--data-dir", t.TempDir(), "--read-timeout", "-1s"},
+		// In a cluster a wildcard listen address needs an advertised one.
+		{"--meta", "127.0.0.1:7001", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0"},
+		{"--standalone", "--data-dir", t.TempDir(), "--advertise-addr", "0.0.0.0:9092"},
 		{"--no-such-flag"},
 	} {
 		// A flag set that is wrongly accepted starts a node that never
