@@ -233,7 +233,16 @@ func (a *api) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	case errors.As(err, &small):
 		we = wire.Errorf(wire.CodeInvalidRequest, "the request headers are too large")
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
-		we = wire.Errorf(wire.CodeInvalidRequest, "the request did not arrive within the read timeout")
+		// 408 rather than 400: fasthttp also lands here when a connection
+		// opened and sent nothing at all within the read timeout, and an
+		// HTTP client takes an unsolicited 408 on an idle connection for
+		// the server closing it (RFC 9110, 15.5.9), not for the answer to
+		// a request it sends next.
+		a.m.connErrors.WithLabelValues("REQUEST_TIMEOUT").Inc()
+		writeError(ctx, wire.Errorf(wire.CodeInvalidRequest, "the request did not arrive within the read timeout"))
+		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
+		ctx.SetConnectionClose()
+		return
 	default:
 		we = wire.Errorf(wire.CodeInvalidRequest, "malformed HTTP request: %v", err)
 	}

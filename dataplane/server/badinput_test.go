@@ -155,6 +155,35 @@ func TestBodyThatNeverFinishes(t *testing.T) {
 	}
 }
 
+// TestSilentConnectionGets408 opens a connection and sends nothing: after
+// the read timeout the node answers 408 and closes it, which an HTTP
+// client's transport takes for the server closing an idle connection (Go's
+// net/http drops an unsolicited 408), and keeps serving.
+func TestSilentConnectionGets408(t *testing.T) {
+	tn := startNode(t, "", func(c *Config) { c.ReadTimeout = 300 * time.Millisecond })
+	tn.createTopic("quiet", 1, nil)
+	c, err := net.Dial("tcp", tn.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer on a silent connection: %v", err)
+	}
+	b, _ := readAllLimit(resp.Body, 1<<20)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+		t.Fatalf("answer %d (close %v) %s, want 408 and Connection: close", resp.StatusCode, resp.Close, b)
+	}
+	if pr := tn.produce("quiet", 0, batchOf(t, "v")); pr.BaseOffset != 0 {
+		t.Fatalf("produce after the silent connection: %+v", pr)
+	}
+}
+
 // TestOversizedBodies announces bodies over --max-request-bytes, many
 // times: each is refused from its Content-Length with a JSON error before
 // the body is read (so memory stays bounded), and the node keeps serving.
