@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,13 +185,20 @@ func TestHelpAndBadFlags(t *testing.T) {
 
 func startData(t testing.TB) string {
 	t.Helper()
+	addr, _ := startDataProc(t)
+	return addr
+}
+
+// startDataProc is startData that also returns the process.
+func startDataProc(t testing.TB) (string, *proc) {
+	t.Helper()
 	if bins.err != nil {
 		t.Skip(bins.err)
 	}
 	addr := freePort(t)
-	start(t, bins.data, "--standalone", "--node-id", "1", "--listen", addr, "--data-dir", t.TempDir())
+	p := start(t, bins.data, "--standalone", "--node-id", "1", "--listen", addr, "--data-dir", t.TempDir())
 	waitFor(t, 20*time.Second, "strand-data to serve", func() bool { return healthy(addr) })
-	return addr
+	return addr, p
 }
 
 // TestStandaloneSIGTERM: a standalone coordinator over a real strand-data
@@ -238,7 +246,11 @@ type cluster struct {
 	meta   *metafake.Meta
 	metaAt string
 	data   string
-	n      int32
+	// dataProc is the data node; metaHang, once set, makes the fake
+	// strand-meta accept requests and never answer them.
+	dataProc *proc
+	metaHang atomic.Bool
+	n        int32
 	coords map[string]*proc
 	addrs  map[string]string
 	gossip map[string]string
@@ -247,10 +259,22 @@ type cluster struct {
 func newCluster(t testing.TB, offsetsPartitions int32, topics map[string]int32) *cluster {
 	t.Helper()
 	c := &cluster{t: t, meta: metafake.New("test"), n: offsetsPartitions, coords: map[string]*proc{}, addrs: map[string]string{}, gossip: map[string]string{}}
-	srv := httptest.NewServer(c.meta.Handler())
+	hung := make(chan struct{})
+	h := c.meta.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c.metaHang.Load() {
+			select {
+			case <-hung:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hung) })
 	c.metaAt = strings.TrimPrefix(srv.URL, "http://")
-	c.data = startData(t)
+	c.data, c.dataProc = startDataProc(t)
 	topics[wire.OffsetsTopic] = offsetsPartitions
 	// The image a controller would have written: its lease, data node 1,
 	// every topic led by node 1.
@@ -286,11 +310,12 @@ func (c *cluster) propose(cmd *wire.Command) *wire.ProposeResponse {
 	return resp
 }
 
-func (c *cluster) startCoordinator(id string) {
+func (c *cluster) startCoordinator(id string, extra ...string) {
 	c.t.Helper()
 	addr, gossip := freePort(c.t), freePort(c.t)
 	args := []string{"--id", id, "--listen", addr, "--meta", c.metaAt, "--gossip-bind", gossip,
 		"--offsets-partitions", fmt.Sprint(c.n), "--min-session-timeout", "500ms", "--ownership-lease", "2s", "--log-level", "info"}
+	args = append(args, extra...)
 	for other, g := range c.gossip {
 		if c.coords[other].cmd.ProcessState == nil {
 			args = append(args, "--join", g)
@@ -384,6 +409,53 @@ func TestTakeoverAfterSIGKILL(t *testing.T) {
 		t.Skip("process-level takeover test")
 	}
 	testTakeover(t, syscall.SIGKILL)
+}
+
+// TestSIGTERMWithTheClusterGone: SIGTERM reaches a coordinator whose
+// strand-meta, data node and fellow coordinator have stopped answering (a
+// whole cluster stopped at once, or a network partition): connections
+// open, nothing comes back. Its graceful stop cannot release anything, and it still
+// exits within --shutdown-timeout.
+func TestSIGTERMWithTheClusterGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level shutdown test")
+	}
+	c := newCluster(t, 6, map[string]int32{"t": 3})
+	const timeout = 3 * time.Second
+	c.startCoordinator("c1", "--shutdown-timeout", timeout.String())
+	c.startCoordinator("c2")
+	waitFor(t, 30*time.Second, "both coordinators to own offsets partitions", func() bool {
+		o := c.owners()
+		return o["c1"] > 0 && o["c2"] > 0 && o["c1"]+o["c2"] == int(c.n)
+	})
+	g := &groupClient{c: c, group: "g"}
+	var ans wire.MemberAssignment
+	if err := g.do(wire.PathGroupJoin, wire.JoinGroupRequest{GroupID: "g", MemberID: "m", Topics: []string{"t"}, SessionTimeoutMs: 20000, RebalanceTimeoutMs: 20000}, &ans, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c.metaHang.Store(true)
+	for _, p := range []*proc{c.dataProc, c.coords["c2"]} {
+		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
+	}
+	// A commit now waits on the stopped data node: a write in flight.
+	go func() {
+		_ = g.do(wire.PathGroupCommit, wire.OffsetCommitRequest{GroupID: "g", MemberID: "m", Generation: ans.Generation,
+			Offsets: []wire.OffsetCommit{{Topic: "t", Partition: 0, Offset: 7, LeaderEpoch: -1}}}, nil, 30*time.Second)
+	}()
+	time.Sleep(200 * time.Millisecond) // let the commit reach the coordinator; not a correctness wait
+	sent := time.Now()
+	if err := c.coords["c1"].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := c.coords["c1"].wait(t, 60*time.Second)
+	took := time.Since(sent)
+	t.Logf("exit %v after %v (--shutdown-timeout %v)", err, took.Round(time.Millisecond), timeout)
+	if took > timeout+5*time.Second {
+		t.Fatalf("SIGTERM → exit took %v, over --shutdown-timeout %v plus 5 s\n%s", took, timeout, c.coords["c1"].output())
+	}
 }
 
 // TestHandoffOnSIGTERM: a coordinator stopped with SIGTERM exits 0 after
