@@ -503,9 +503,11 @@ func (s *stream) reset(t truncReq) {
 }
 
 // read applies the leader's frames until the connection fails, acking
-// appends whenever it has read everything received so far.
+// appends by the replstream.AckBatcher rule: whenever it has read
+// everything received so far, and every few hundred KiB or millisecond
+// while it works off a backlog.
 func (s *stream) read(conn *replstream.Conn) error {
-	var acks []replstream.Ack
+	var acks replstream.AckBatcher
 	for {
 		fr, err := conn.Next()
 		if err != nil {
@@ -514,7 +516,7 @@ func (s *stream) read(conn *replstream.Conn) error {
 		switch fr.Type {
 		case wire.ReplicaFrameData:
 			if a, ok := s.apply(&fr.Data); ok {
-				acks = append(acks, a)
+				acks.Add(a, len(fr.Data.Records))
 			}
 		case wire.ReplicaFrameError:
 			s.partitionError(&fr.Error)
@@ -522,11 +524,10 @@ func (s *stream) read(conn *replstream.Conn) error {
 			return fmt.Errorf("the leader closed the stream: %w", fr.Close.Err)
 		case wire.ReplicaFramePing:
 		}
-		if len(acks) > 0 && conn.Buffered() == 0 {
-			if err := conn.SendAcks(acks); err != nil {
+		if acks.Due(conn.Buffered()) {
+			if err := conn.SendAcks(acks.Take()); err != nil {
 				return err
 			}
-			acks = acks[:0]
 		}
 	}
 }

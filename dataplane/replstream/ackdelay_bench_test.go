@@ -18,16 +18,18 @@ import (
 // appends 64 KiB batches of 1 KiB records at 50 MB/s for 2 s; the follower
 // spends 4 µs per KiB appending (about 250 MB/s) and stalls for 100 ms
 // twice (a GC pause, a slow disk), so it builds a backlog and works it
-// off; it acks as the fetcher does, when the stream says the next frame is
-// not buffered whole ("whole-frames", Conn.Buffered), or, as before, only
+// off; it acks as the fetcher does, by AckBatcher ("bounded": when the next
+// frame is not buffered whole, and every AckEveryBytes or AckEveryDelay
+// while it works off a backlog), or by the earlier rules: only when the
+// next frame is not buffered whole ("whole-frames", Conn.Buffered), or only
 // when no byte at all is buffered ("any-byte"). Run:
 // go test -run X -bench AckDelay -benchtime 1x ./replstream/
 func BenchmarkAckDelay(b *testing.B) {
-	for _, rule := range []string{"whole-frames", "any-byte"} {
+	for _, rule := range []string{"bounded", "whole-frames", "any-byte"} {
 		b.Run(rule, func(b *testing.B) {
 			var delays []time.Duration
 			for range b.N {
-				delays = append(delays, ackDelays(b, rule == "any-byte")...)
+				delays = append(delays, ackDelays(b, rule)...)
 			}
 			slices.Sort(delays)
 			q := func(f float64) time.Duration { return delays[min(len(delays)-1, int(f*float64(len(delays))))] }
@@ -40,7 +42,7 @@ func BenchmarkAckDelay(b *testing.B) {
 
 // ackDelays runs one leader/follower pair and returns, per appended batch,
 // the time from its append to the follower's ack that covers it.
-func ackDelays(b *testing.B, anyByte bool) []time.Duration {
+func ackDelays(b *testing.B, rule string) []time.Duration {
 	p := newPart(b, filepath.Join(b.TempDir(), "t-0"))
 	recs := make([]recordbatch.Record, 64)
 	for i := range recs {
@@ -97,9 +99,10 @@ func ackDelays(b *testing.B, anyByte bool) []time.Duration {
 	stalls := []time.Duration{500 * time.Millisecond, 1200 * time.Millisecond}
 	start := time.Now()
 	var (
-		delays []time.Duration
-		acked  int // batches acked so far
-		leo    int64
+		delays  []time.Duration
+		acked   int // batches acked so far
+		leo     int64
+		pending AckBatcher
 	)
 	deadline := start.Add(60 * time.Second)
 	for acked < total {
@@ -118,15 +121,23 @@ func ackDelays(b *testing.B, anyByte bool) []time.Duration {
 				stalls = stalls[1:]
 			}
 			leo = f.Data.NextOffset
+			pending.Add(Ack{SID: 1, Gen: 1, LogEndOffset: leo}, len(f.Data.Records))
 		}
-		// As the fetcher: after every frame, ack when the next one is not
-		// buffered whole.
-		buffered := c.Buffered()
-		if anyByte {
-			buffered = c.fr.r.Buffered()
-		}
-		if buffered != 0 {
-			continue
+		// After every frame, ack by the rule.
+		switch rule {
+		case "bounded":
+			if !pending.Due(c.Buffered()) {
+				continue
+			}
+			pending.Take()
+		case "whole-frames":
+			if c.Buffered() != 0 {
+				continue
+			}
+		case "any-byte":
+			if c.fr.r.Buffered() != 0 {
+				continue
+			}
 		}
 		now := time.Now()
 		mu.Lock()
