@@ -111,6 +111,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultCleanerIOMaxBytesPerSecond bounds the log cleaner's reads and
+// writes together by default (Kafka leaves log.cleaner.io.max.bytes.per.second
+// unbounded). Unbounded, a cleaning takes a core to itself and, on a node
+// of few cores, produce throughput drops by a third while it runs; at this
+// bound the cleaner still cleans about 120 MB of log per second (it reads a
+// byte of log about twice and writes what it keeps) and produce keeps its
+// pace (docs/benchmarks.md, "Log compaction"). 0 removes the bound.
+const DefaultCleanerIOMaxBytesPerSecond = 256e6
+
 // DefaultConfig returns the defaults of the strand-data flags.
 func DefaultConfig() Config {
 	return Config{
@@ -123,6 +132,7 @@ func DefaultConfig() Config {
 		CheckpointInterval:     time.Minute,
 		Cleaner: partlog.CleanerOptions{
 			Threads: 1, DedupeBufferBytes: 128 << 20, IOBufferBytes: 1 << 20, Backoff: 15 * time.Second,
+			IOMaxBytesPerSecond: DefaultCleanerIOMaxBytesPerSecond,
 		},
 		MaxRequestBytes:   16 << 20,
 		ReadTimeout:       30 * time.Second,
