@@ -195,6 +195,24 @@ func Validate(cfg map[string]string) error {
 			return err
 		}
 	}
+	return checkCombinations(cfg)
+}
+
+// checkCombinations checks the configs that constrain each other, when a
+// set names both: a record must become cleanable (min.compaction.lag.ms)
+// no later than it must be cleaned (max.compaction.lag.ms), as Kafka
+// requires. Callers have checked each value.
+func checkCombinations(cfg map[string]string) error {
+	lo, okLo := cfg["min.compaction.lag.ms"]
+	hi, okHi := cfg["max.compaction.lag.ms"]
+	if !okLo || !okHi {
+		return nil
+	}
+	l, _ := Parse("min.compaction.lag.ms", lo)
+	h, _ := Parse("max.compaction.lag.ms", hi)
+	if l.Int > h.Int {
+		return wire.Errorf(wire.CodeInvalidConfig, "min.compaction.lag.ms %d is greater than max.compaction.lag.ms %d", l.Int, h.Int)
+	}
 	return nil
 }
 

@@ -92,6 +92,10 @@ func TestValidateNamesTheFirstBadConfig(t *testing.T) {
 		{map[string]string{"segment.index.bytes": "1", "segment.bytes": "1"}, "segment.bytes"},
 		{map[string]string{"retention.ms": "x", "segment.index.bytes": "1"}, "retention.ms"},
 		{map[string]string{"zzz": "1", "retention.ms": "1"}, "zzz"},
+		// Configs that constrain each other.
+		{map[string]string{"min.compaction.lag.ms": "5000", "max.compaction.lag.ms": "1000"}, "min.compaction.lag.ms"},
+		{map[string]string{"min.compaction.lag.ms": "1000", "max.compaction.lag.ms": "1000"}, ""},
+		{map[string]string{"min.compaction.lag.ms": "5000"}, ""},
 	}
 	for _, c := range cases {
 		err := Validate(c.cfg)
