@@ -31,7 +31,9 @@ type Config struct {
 	Partitions        int32
 	ReplicationFactor int16
 	// Acks, Compression, BatchSize, Linger and MaxInFlight are the
-	// producers' settings. Defaults: all, none, 256 KiB, 5 ms, 1.
+	// producers' settings. Defaults: all, none, 256 KiB, 5 ms, and the
+	// producer's own default in flight (5 with idempotence, as with
+	// acks=all; 1 without).
 	Acks        producer.Acks
 	AcksSet     bool // Acks was set (AcksNone is 0)
 	Compression producer.Compression
@@ -84,8 +86,8 @@ func (c *Config) defaults() error {
 	if c.Linger == 0 {
 		c.Linger = 5 * time.Millisecond
 	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 1
+	if c.MaxInFlight < 0 {
+		return fmt.Errorf("bench: max in flight %d must not be negative", c.MaxInFlight)
 	}
 	if c.Rate < 0 {
 		return fmt.Errorf("bench: rate %v must not be negative", c.Rate)
@@ -150,12 +152,16 @@ func (c *Config) payload() []byte {
 }
 
 func (c *Config) producerOptions() []producer.Option {
-	return []producer.Option{
+	opts := []producer.Option{
 		producer.Bootstrap(c.Bootstrap...), producer.Logger(c.Logger),
 		producer.RequiredAcks(c.Acks), producer.WithCompression(c.Compression),
-		producer.BatchSize(c.BatchSize), producer.Linger(c.Linger), producer.MaxInFlight(c.MaxInFlight),
+		producer.BatchSize(c.BatchSize), producer.Linger(c.Linger),
 		producer.BufferMemory(64 << 20), producer.MaxRequestSize(max(1<<20, c.BatchSize+c.RecordSize+1024)),
 	}
+	if c.MaxInFlight > 0 {
+		opts = append(opts, producer.MaxInFlight(c.MaxInFlight))
+	}
+	return opts
 }
 
 // pacer spaces sends to a rate.

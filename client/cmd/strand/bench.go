@@ -44,7 +44,7 @@ func producerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "acks", Value: "all", Usage: "all, 1 or 0"},
 		&cli.StringFlag{Name: "compression", Value: "none", Usage: "none, gzip, snappy, lz4 or zstd"},
 		&cli.Float64Flag{Name: "rate", DefaultText: "as fast as possible", Usage: "target records/s over all producers"},
-		&cli.IntFlag{Name: "max-in-flight", Value: 1, Usage: "produce requests in flight per partition"},
+		&cli.IntFlag{Name: "max-in-flight", DefaultText: "the producer's: 5 with acks=all (idempotent), else 1", Usage: "produce requests in flight per partition"},
 		&cli.IntFlag{Name: "batch-size", Value: 256 << 10, Usage: "producer batch size in bytes"},
 		&cli.DurationFlag{Name: "linger", Value: 5 * time.Millisecond, Usage: "producer linger"},
 	}
@@ -79,8 +79,11 @@ func benchConfig(c *cli.Context, g *globals, produces, consumes bool) (bench.Con
 		cfg.Acks, cfg.AcksSet, cfg.Compression = acks, true, comp
 		cfg.Producers, cfg.Rate, cfg.MaxInFlight = c.Int("producers"), c.Float64("rate"), c.Int("max-in-flight")
 		cfg.BatchSize, cfg.Linger = c.Int("batch-size"), c.Duration("linger")
-		if cfg.Producers < 1 || cfg.Rate < 0 || cfg.MaxInFlight < 1 || cfg.BatchSize < 1 || cfg.Linger < 0 {
-			return cfg, usagef("--producers, --max-in-flight and --batch-size must be at least 1, --rate and --linger not negative")
+		if c.IsSet("max-in-flight") && cfg.MaxInFlight < 1 {
+			return cfg, usagef("--max-in-flight must be at least 1")
+		}
+		if cfg.Producers < 1 || cfg.Rate < 0 || cfg.BatchSize < 1 || cfg.Linger < 0 {
+			return cfg, usagef("--producers and --batch-size must be at least 1, --rate and --linger not negative")
 		}
 	}
 	if consumes {
