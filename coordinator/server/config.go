@@ -48,8 +48,16 @@ type Config struct {
 	// count wins.
 	OffsetsPartitions int32
 	// OffsetsReplicationFactor is offsets.topic.replication.factor (default
-	// 3), lowered to the number of live data nodes at creation.
+	// 3). A cluster of fewer data nodes gets one replica per node. When
+	// registered nodes are down (fenced) at creation, the coordinator waits
+	// up to OffsetsCreateWait for them before it creates the topic with the
+	// live ones only: the topic's replicas are placed once, and a cluster
+	// whose data nodes were still starting would otherwise keep an
+	// under-replicated __consumer_offsets.
 	OffsetsReplicationFactor int16
+	// OffsetsCreateWait bounds that wait (DefaultConfig: 30 s; 0 does not
+	// wait).
+	OffsetsCreateWait time.Duration
 	// OffsetsSegmentBytes is the topic's segment.bytes (default 100 MiB,
 	// Kafka's offsets.topic.segment.bytes).
 	OffsetsSegmentBytes int64
@@ -115,6 +123,7 @@ func DefaultConfig() Config {
 		Listen:                   "127.0.0.1:9300",
 		OffsetsPartitions:        50,
 		OffsetsReplicationFactor: 3,
+		OffsetsCreateWait:        30 * time.Second,
 		OffsetsSegmentBytes:      100 << 20,
 		OffsetsRetention:         7 * 24 * time.Hour,
 		RetentionCheckInterval:   time.Minute,
@@ -145,6 +154,7 @@ func (c Config) withDefaults() Config {
 	if c.OffsetsReplicationFactor == 0 {
 		c.OffsetsReplicationFactor = d.OffsetsReplicationFactor
 	}
+
 	if c.OffsetsSegmentBytes == 0 {
 		c.OffsetsSegmentBytes = d.OffsetsSegmentBytes
 	}
@@ -223,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if c.OffsetsPartitions < 1 || c.OffsetsPartitions > 1000 {
 		bad("offsets partitions %d: must be 1 to 1000", c.OffsetsPartitions)
+	}
+	if c.OffsetsCreateWait < 0 {
+		bad("offsets topic create wait %v: must not be negative", c.OffsetsCreateWait)
 	}
 	if c.OffsetsReplicationFactor < 1 {
 		bad("offsets replication factor %d: must be at least 1", c.OffsetsReplicationFactor)

@@ -25,6 +25,12 @@ type fakeData struct {
 	topics     map[string]*fakeTopic
 	failWrites bool
 	produces   int
+	// moreNodes are listed in the metadata after node 1 (itself); once
+	// metadataCalls reaches unfenceAfter (> 0) they are unfenced.
+	moreNodes     []wire.NodeInfo
+	metadataCalls int
+	unfenceAfter  int
+	createRF      map[string]int16 // replication factor asked per topic
 }
 
 type fakeTopic struct {
@@ -94,7 +100,13 @@ func (f *fakeData) handle(ctx *fasthttp.RequestCtx) {
 	defer f.mu.Unlock()
 	switch string(ctx.Path()) {
 	case wire.PathMetadata:
-		md := wire.Metadata{Nodes: []wire.NodeInfo{{ID: 1, Addr: f.addr}}, ControllerAddr: f.addr}
+		f.metadataCalls++
+		if f.unfenceAfter > 0 && f.metadataCalls >= f.unfenceAfter {
+			for i := range f.moreNodes {
+				f.moreNodes[i].Fenced = false
+			}
+		}
+		md := wire.Metadata{Nodes: append([]wire.NodeInfo{{ID: 1, Addr: f.addr}}, f.moreNodes...), ControllerAddr: f.addr}
 		for name, t := range f.topics {
 			tm := wire.TopicMetadata{Name: name, Configs: t.configs}
 			for i := range t.parts {
@@ -113,6 +125,10 @@ func (f *fakeData) handle(ctx *fasthttp.RequestCtx) {
 			f.fail(ctx, wire.Errorf(wire.CodeTopicAlreadyExists, "exists"))
 			return
 		}
+		if f.createRF == nil {
+			f.createRF = map[string]int16{}
+		}
+		f.createRF[req.Topic] = req.ReplicationFactor
 		f.mu.Unlock()
 		f.createTopic(req.Topic, req.Partitions, req.Configs)
 		f.mu.Lock()

@@ -333,6 +333,8 @@ func (s *Server) ensureTopic(ctx context.Context) error {
 	defer s.topicMu.Unlock()
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
+	var firstTry time.Time
+	waitLogged := false
 	for {
 		md := s.view.Metadata()
 		if md != nil {
@@ -342,13 +344,35 @@ func (s *Server) ensureTopic(ctx context.Context) error {
 				s.mu.Unlock()
 				return nil
 			}
+			if firstTry.IsZero() {
+				firstTry = time.Now()
+			}
 			live := 0
 			for _, n := range md.Nodes {
 				if !n.Fenced {
 					live++
 				}
 			}
+			want := min(s.cfg.OffsetsReplicationFactor, int16(max(len(md.Nodes), 1)))
+			waited := time.Since(firstTry)
+			if int16(live) < want && waited < s.cfg.OffsetsCreateWait {
+				if !waitLogged {
+					s.log.Info("waiting for data nodes before creating the offsets topic", "live", live, "registered", len(md.Nodes),
+						"replication_factor", want, "at_most", s.cfg.OffsetsCreateWait)
+					waitLogged = true
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-t.C:
+				}
+				continue
+			}
 			rf := min(s.cfg.OffsetsReplicationFactor, int16(max(live, 1)))
+			if rf < s.cfg.OffsetsReplicationFactor {
+				s.log.Warn("creating the offsets topic with fewer replicas than offsets.topic.replication.factor: too few data nodes are up",
+					"replication_factor", rf, "wanted", s.cfg.OffsetsReplicationFactor, "live", live, "registered", len(md.Nodes))
+			}
 			req := wire.CreateTopicRequest{
 				Topic: wire.OffsetsTopic, Partitions: s.cfg.OffsetsPartitions, ReplicationFactor: rf,
 				Configs: map[string]string{

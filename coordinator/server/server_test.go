@@ -45,6 +45,46 @@ func TestCreatesOffsetsTopicAndServes(t *testing.T) {
 	}
 }
 
+// TestOffsetsTopicWaitsForRegisteredNodes: with data nodes registered but
+// down (fenced), the coordinator waits for them before it creates
+// __consumer_offsets, so the topic gets its full replication factor; when
+// they stay down past OffsetsCreateWait it creates the topic with the live
+// nodes only.
+func TestOffsetsTopicWaitsForRegisteredNodes(t *testing.T) {
+	fenced := []wire.NodeInfo{{ID: 2, Addr: "127.0.0.1:1", Fenced: true}, {ID: 3, Addr: "127.0.0.1:1", Fenced: true}}
+	for _, tc := range []struct {
+		name         string
+		unfenceAfter int // metadata requests before nodes 2 and 3 come up; 0: never
+		wait         time.Duration
+		wantRF       int16
+	}{
+		{"nodes come up", 5, time.Minute, 3},
+		{"nodes stay down", 0, 300 * time.Millisecond, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := newFakeData(t)
+			data.mu.Lock()
+			data.moreNodes = append([]wire.NodeInfo(nil), fenced...)
+			data.unfenceAfter = tc.unfenceAfter
+			data.mu.Unlock()
+			start := time.Now()
+			startStandalone(t, data.addr, func(c *Config) { c.OffsetsCreateWait = tc.wait })
+			data.mu.Lock()
+			rf, calls := data.createRF[wire.OffsetsTopic], data.metadataCalls
+			data.mu.Unlock()
+			if rf != tc.wantRF {
+				t.Fatalf("offsets topic created with replication factor %d, want %d", rf, tc.wantRF)
+			}
+			if tc.unfenceAfter > 0 && calls < tc.unfenceAfter {
+				t.Fatalf("created after %d metadata requests, before the nodes came up (%d)", calls, tc.unfenceAfter)
+			}
+			if tc.unfenceAfter == 0 && time.Since(start) < tc.wait {
+				t.Fatalf("created after %v, before the wait of %v ran out", time.Since(start), tc.wait)
+			}
+		})
+	}
+}
+
 // TestGroupLifecycle: members join one at a time and leave one at a time
 // over 12 partitions; no partition is ever held twice, and every generation
 // settles with each partition held exactly once.

@@ -251,9 +251,9 @@ type cluster struct {
 	dataProc *proc
 	metaHang atomic.Bool
 	n        int32
-	coords map[string]*proc
-	addrs  map[string]string
-	gossip map[string]string
+	coords   map[string]*proc
+	addrs    map[string]string
+	gossip   map[string]string
 }
 
 func newCluster(t testing.TB, offsetsPartitions int32, topics map[string]int32) *cluster {
