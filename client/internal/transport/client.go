@@ -142,7 +142,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	if limit <= 0 {
 		limit = c.maxJSON
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp, limit)
 	if err != nil {
 		return nil, &NodeError{Addr: req.Addr, Path: req.Path, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
@@ -159,6 +159,21 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		return nil, &NodeError{Addr: req.Addr, Path: req.Path, Garbage: true, Err: errors.New(we.Message)}
 	}
 	return nil, we
+}
+
+// readBody reads an answer's body, at most limit+1 bytes (more is the
+// caller's error). A body of announced length (fetches: megabytes of
+// record batches) is read into one buffer of that size; growing a buffer
+// as io.ReadAll does would allocate, clear and copy it several times over.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit+1))
 }
 
 // isEnvelope reports whether body is a JSON object with an "error" member.
