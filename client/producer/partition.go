@@ -360,8 +360,8 @@ func (pt *partition) do(req *request, results chan<- *request) {
 	}()
 	p := pt.p
 	cfg := &p.cfg
-	var body []byte
 	oldest := req.batches[0].created
+	size := 0
 	for _, b := range req.batches {
 		if b.encoded == nil {
 			enc, err := encodeBatch(b, cfg.compression)
@@ -372,13 +372,16 @@ func (pt *partition) do(req *request, results chan<- *request) {
 			b.encoded = enc
 		}
 		b.attempts++
-		if len(req.batches) == 1 {
-			body = b.encoded
-		} else {
-			body = append(body, b.encoded...)
-		}
+		size += len(b.encoded)
 		if b.created.Before(oldest) {
 			oldest = b.created
+		}
+	}
+	body := req.batches[0].encoded
+	if len(req.batches) > 1 {
+		body = make([]byte, 0, size)
+		for _, b := range req.batches {
+			body = append(body, b.encoded...)
 		}
 	}
 	timeout := cfg.requestTimeout

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -162,15 +163,23 @@ func (b *Builder) AppendTo(dst []byte) ([]byte, error) {
 	if o.Idempotent {
 		kb.ProducerID, kb.ProducerEpoch, kb.FirstSequence = o.ProducerID, o.ProducerEpoch, o.BaseSequence
 	}
-	var err error
-	if kb.Records, err = compress(nil, o.Compression, b.raw); err != nil {
-		return dst, wire.Errorf(wire.CodeInvalidRecord, "compress records with %s: %v", o.Compression, err)
+	if o.Compression == None {
+		// kb.AppendTo copies the records section into dst: no copy of
+		// our own first.
+		kb.Records = b.raw
+	} else {
+		var err error
+		if kb.Records, err = compress(nil, o.Compression, b.raw); err != nil {
+			return dst, wire.Errorf(wire.CodeInvalidRecord, "compress records with %s: %v", o.Compression, err)
+		}
 	}
 	if len(kb.Records) > math.MaxInt32-minLength {
 		return dst, wire.Errorf(wire.CodeMessageTooLarge, "records section of %d bytes", len(kb.Records))
 	}
 	kb.Length = int32(minLength + len(kb.Records))
 	start := len(dst)
+	// One allocation of the batch's size, not append's doublings.
+	dst = slices.Grow(dst, HeaderSize+len(kb.Records))
 	dst = kb.AppendTo(dst)
 	batch := dst[start:]
 	binary.BigEndian.PutUint32(batch[offCRC:], crc32.Checksum(batch[offAttributes:], castagnoli))
