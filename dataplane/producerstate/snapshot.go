@@ -38,15 +38,28 @@ func SnapshotName(offset int64) string { return fmt.Sprintf("%020d%s", offset, S
 // WriteSnapshot writes the table as it is after every batch below offset,
 // atomically and durably.
 func WriteSnapshot(dir string, offset int64, t *Table) error {
+	b, err := EncodeSnapshot(offset, t)
+	if err != nil {
+		return err
+	}
+	return WriteEncodedSnapshot(dir, offset, b)
+}
+
+// EncodeSnapshot returns the snapshot of the table as it is now, to be
+// written by WriteEncodedSnapshot once the table's lock is released (the
+// write fsyncs, and a busy disk can take long over it).
+func EncodeSnapshot(offset int64, t *Table) ([]byte, error) {
 	prods := t.entries()
 	enc, err := json.Marshal(prods)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b, err := json.Marshal(snapshotFile{Version: 1, Offset: offset, CRC: crc32.Checksum(enc, castagnoli), Producers: prods})
-	if err != nil {
-		return err
-	}
+	return json.Marshal(snapshotFile{Version: 1, Offset: offset, CRC: crc32.Checksum(enc, castagnoli), Producers: prods})
+}
+
+// WriteEncodedSnapshot writes an EncodeSnapshot result for offset,
+// atomically and durably.
+func WriteEncodedSnapshot(dir string, offset int64, b []byte) error {
 	path := filepath.Join(dir, SnapshotName(offset))
 	if err := durablefile.Write(path, b); err != nil {
 		return fmt.Errorf("write producer snapshot %s: %w", path, err)

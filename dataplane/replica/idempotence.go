@@ -18,7 +18,11 @@ import (
 // idempotent batches, follower appends, truncations) so the table always
 // describes the log exactly. Lock order: after roleMu, before mu.
 type producers struct {
-	mu    sync.Mutex
+	// snapMu serializes the writing of snapshots, which happens outside mu
+	// (it fsyncs), with truncations, which delete or outdate snapshots.
+	// Lock order: snapMu before mu.
+	snapMu sync.Mutex
+	mu     sync.Mutex
 	table *producerstate.Table // nil until loaded (and after a truncation)
 	dirty bool                 // changed since the last snapshot
 	// changed is closed (and forgotten) when the table changes; nil
@@ -213,6 +217,8 @@ func (p *Partition) AppendReplicated(batches []byte) error {
 // TruncateTo implements fetcher.Replica; the producer state is rebuilt from
 // what is left.
 func (p *Partition) TruncateTo(offset int64) error {
+	p.prod.snapMu.Lock()
+	defer p.prod.snapMu.Unlock()
 	p.prod.mu.Lock()
 	defer p.prod.mu.Unlock()
 	if err := p.log.TruncateTo(offset); err != nil {
@@ -226,6 +232,8 @@ func (p *Partition) TruncateTo(offset int64) error {
 // TruncateFullyAndStartAt implements fetcher.Replica; the producer state
 // and its snapshots go with the log.
 func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
+	p.prod.snapMu.Lock()
+	defer p.prod.snapMu.Unlock()
 	p.prod.mu.Lock()
 	defer p.prod.mu.Unlock()
 	if err := p.log.TruncateFullyAndStartAt(offset); err != nil {
@@ -239,11 +247,19 @@ func (p *Partition) TruncateFullyAndStartAt(offset int64) error {
 
 // snapshotProducers writes the producer state at the log end offset when it
 // changed, expires idle producers, and keeps the two newest snapshots.
+//
+// The table is encoded under prod.mu, which every append holds, and written
+// (with its fsyncs) after releasing it: on a disk busy with writeback an
+// fsync can take hundreds of milliseconds, and appends, the leader's and
+// the follower's, must not wait for it. snapMu keeps truncations, which
+// delete or outdate snapshots, from running while one is being written.
 func (p *Partition) snapshotProducers(force bool) error {
+	p.prod.snapMu.Lock()
+	defer p.prod.snapMu.Unlock()
 	p.prod.mu.Lock()
-	defer p.prod.mu.Unlock()
 	t := p.prod.table
 	if t == nil || (!p.prod.dirty && !force) {
+		p.prod.mu.Unlock()
 		return nil
 	}
 	if ttl := p.m.opts.ProducerIDExpiration; ttl > 0 {
@@ -252,10 +268,20 @@ func (p *Partition) snapshotProducers(force bool) error {
 		}
 	}
 	leo := p.log.EndOffset()
-	if err := producerstate.WriteSnapshot(p.log.Dir(), leo, t); err != nil {
+	enc, err := producerstate.EncodeSnapshot(leo, t)
+	if err == nil {
+		p.prod.dirty = false
+	}
+	p.prod.mu.Unlock()
+	if err == nil {
+		err = producerstate.WriteEncodedSnapshot(p.log.Dir(), leo, enc)
+	}
+	if err != nil {
+		p.prod.mu.Lock()
+		p.prod.dirty = true // try again next time
+		p.prod.mu.Unlock()
 		return fmt.Errorf("partition %d of %q: %w", p.index, p.topic, err)
 	}
-	p.prod.dirty = false
 	offs, err := producerstate.Snapshots(p.log.Dir())
 	if err != nil || len(offs) <= 2 {
 		return err
