@@ -23,8 +23,8 @@ type producers struct {
 	// Lock order: snapMu before mu.
 	snapMu sync.Mutex
 	mu     sync.Mutex
-	table *producerstate.Table // nil until loaded (and after a truncation)
-	dirty bool                 // changed since the last snapshot
+	table  *producerstate.Table // nil until loaded (and after a truncation)
+	dirty  bool                 // changed since the last snapshot
 	// changed is closed (and forgotten) when the table changes; nil
 	// until someone waits.
 	changed chan struct{}
