@@ -227,6 +227,7 @@ func (a *api) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 	var we *wire.Error
 	var netErr net.Error
 	var small *fasthttp.ErrSmallBuffer
+	status := 0 // the code's status unless set
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		we = wire.Errorf(wire.CodeRecordListTooLarge, "the request body is larger than the server's limit of %d bytes (--max-request-bytes)", a.maxBody)
@@ -238,14 +239,14 @@ func (a *api) errorHandler(ctx *fasthttp.RequestCtx, err error) {
 		// HTTP client takes an unsolicited 408 on an idle connection for
 		// the server closing it (RFC 9110, 15.5.9), not for the answer to
 		// a request it sends next.
-		a.m.connErrors.WithLabelValues("REQUEST_TIMEOUT").Inc()
-		writeError(ctx, wire.Errorf(wire.CodeInvalidRequest, "the request did not arrive within the read timeout"))
-		ctx.SetStatusCode(fasthttp.StatusRequestTimeout)
-		ctx.SetConnectionClose()
-		return
+		we = wire.Errorf(wire.CodeInvalidRequest, "the request did not arrive within the read timeout")
+		status = fasthttp.StatusRequestTimeout
 	default:
 		we = wire.Errorf(wire.CodeInvalidRequest, "malformed HTTP request: %v", err)
 	}
 	a.m.connErrors.WithLabelValues(string(we.Code)).Inc()
 	writeError(ctx, we)
+	if status != 0 {
+		ctx.SetStatusCode(status)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -132,21 +133,10 @@ func TestBadInput(t *testing.T) {
 func TestBodyThatNeverFinishes(t *testing.T) {
 	tn := startNode(t, "", func(c *Config) { c.ReadTimeout = 500 * time.Millisecond })
 	tn.createTopic("slow", 1, nil)
-	c, err := net.Dial("tcp", tn.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST %s?topic=slow&partition=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789", wire.PathProduce)
-	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, b, err := rawExchange(tn.addr, fmt.Sprintf("POST %s?topic=slow&partition=0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789", wire.PathProduce))
 	if err != nil {
 		t.Fatalf("no answer to a body that never finishes: %v", err)
 	}
-	b, _ := readAllLimit(resp.Body, 1<<20)
-	resp.Body.Close()
 	if resp.StatusCode/100 != 4 || wireCode(b) != wire.CodeInvalidRequest {
 		t.Fatalf("answer %d %s", resp.StatusCode, b)
 	}
@@ -162,20 +152,10 @@ func TestBodyThatNeverFinishes(t *testing.T) {
 func TestSilentConnectionGets408(t *testing.T) {
 	tn := startNode(t, "", func(c *Config) { c.ReadTimeout = 300 * time.Millisecond })
 	tn.createTopic("quiet", 1, nil)
-	c, err := net.Dial("tcp", tn.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	resp, b, err := rawExchange(tn.addr, "")
 	if err != nil {
 		t.Fatalf("no answer on a silent connection: %v", err)
 	}
-	b, _ := readAllLimit(resp.Body, 1<<20)
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
 		t.Fatalf("answer %d (close %v) %s, want 408 and Connection: close", resp.StatusCode, resp.Close, b)
 	}
@@ -191,21 +171,10 @@ func TestOversizedBodies(t *testing.T) {
 	tn := startNode(t, "", func(c *Config) { c.MaxRequestBytes = 32 << 10 })
 	tn.createTopic("big", 1, nil)
 	for i := range 50 {
-		c, err := net.Dial("tcp", tn.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(c, "POST %s?topic=big&partition=0 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", wire.PathProduce, 1<<30)
-		if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		resp, b, err := rawExchange(tn.addr, fmt.Sprintf("POST %s?topic=big&partition=0 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", wire.PathProduce, 1<<30))
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
-		b, _ := readAllLimit(resp.Body, 1<<20)
-		resp.Body.Close()
-		c.Close()
 		if resp.StatusCode != http.StatusRequestEntityTooLarge || wireCode(b) != wire.CodeRecordListTooLarge {
 			t.Fatalf("oversized body: %d %s", resp.StatusCode, b)
 		}
@@ -213,4 +182,28 @@ func TestOversizedBodies(t *testing.T) {
 	if pr := tn.produce("big", 0, batchOf(t, "fine")); pr.BaseOffset != 0 {
 		t.Fatalf("after oversized bodies: %+v", pr)
 	}
+}
+
+// rawExchange writes raw bytes (possibly none) on a new connection to addr
+// and reads one answer, waiting up to 30 s: what a client that does not
+// speak HTTP properly gets. The answer's body is returned, read whole.
+func rawExchange(addr, raw string) (*http.Response, []byte, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, raw); err != nil {
+		return nil, nil, err
+	}
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := readAllLimit(resp.Body, 1<<20)
+	return resp, b, nil
 }
